@@ -1,0 +1,42 @@
+# One command each: make run (app on the demo city), make test, make check, make bench.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+DEMO   := data/demo.duckdb
+PORT   ?= 8501
+
+.PHONY: setup run demo test check format bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+# The demo city is built once (a few seconds) and reused; `make demo` rebuilds it.
+$(DEMO): | $(STAMP)
+	$(BIN)/python -m analytics demo --db $(DEMO)
+
+demo: $(STAMP)
+	rm -f $(DEMO) && $(BIN)/python -m analytics demo --db $(DEMO)
+
+# KAOHE_DB=data/kaohe.duckdb make run  serves your own imported store instead of the demo.
+run: $(STAMP) $(if $(KAOHE_DB),,$(DEMO))
+	KAOHE_DB=$(or $(KAOHE_DB),$(DEMO)) $(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python -m analytics bench
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache

@@ -1,0 +1,51 @@
+"""The command line: `python -m analytics COMMAND ...`.
+
+Each module in this package (not starting with '_') defines `register(subparsers)`, which adds
+its commands and sets `func=` on each; commands return an exit status. Errors a user can act on
+are raised as UserError and printed without a stack trace, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from analytics.errors import UserError
+from analytics.settings import SettingsError
+
+DESCRIPTION = """\
+考核分析 kaohe analytics: civil-servant assessment data (平时考核, 年度考核, 结果运用, 问卷)
+imported into an embedded store, ranked within lanes, and checked for rotation, leniency and
+rule breaks. Every command takes --db PATH (default: $KAOHE_DB or data/kaohe.duckdb).
+
+Start with:  python -m analytics demo            build the demo city
+             python -m analytics import FILE...  import your own exports
+             python -m analytics COMMAND --help  details of one command
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analytics", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, SettingsError) as exc:
+        print(f"错误 error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,79 @@
+"""The assessment data the analytics work on: frames loaded from the store, within a scope.
+
+Every page and command goes through `load_dataset`, which applies the user's scope (the units
+they may see) in SQL before anything is computed, and fills each person's lane.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from analytics.lanes import assign_lanes
+from analytics.schema import ANNUAL, OUTCOMES, QUARTERLY
+from analytics.settings import Settings
+from analytics.store import quote_ident
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a user may see. units=None means every unit."""
+
+    units: frozenset[str] | None = None
+    pseudonymise: bool = False
+
+    def where(self, column: str = "unit") -> tuple[str, list]:
+        """SQL condition and bound parameters restricting rows to the scope."""
+        if self.units is None:
+            return "TRUE", []
+        return f"{quote_ident(column)} IN (SELECT unnest(?))", [sorted(self.units)]
+
+
+EVERYTHING = Scope()
+
+
+@dataclass(frozen=True)
+class AssessmentData:
+    quarterly: pl.DataFrame
+    annual: pl.DataFrame
+    outcomes: pl.DataFrame
+
+    @property
+    def is_empty(self) -> bool:
+        return self.quarterly.height == 0 and self.annual.height == 0 and self.outcomes.height == 0
+
+
+def _read(con: duckdb.DuckDBPyConnection, table: str, scope: Scope) -> pl.DataFrame:
+    cond, params = scope.where("unit")
+    return con.execute(f"SELECT * FROM {quote_ident(table)} WHERE {cond}", params).pl()
+
+
+def load_dataset(con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scope = EVERYTHING) -> AssessmentData:
+    """Quarterly (with lanes), annual (with the person's latest lane) and outcomes, within scope."""
+    quarterly = assign_lanes(_read(con, QUARTERLY.name, scope), settings)
+    annual = _read(con, ANNUAL.name, scope)
+    lane_of = quarterly.sort("year", "quarter").group_by("person_id").agg(pl.col("lane").last().alias("_lane"))
+    annual = annual.join(lane_of, on="person_id", how="left").with_columns(
+        pl.coalesce("lane", "_lane").alias("lane")
+    ).drop("_lane")
+    annual = assign_lanes(annual, settings)
+    return AssessmentData(quarterly=quarterly, annual=annual, outcomes=_read(con, OUTCOMES.name, scope))
+
+
+def frames(quarterly: pl.DataFrame | None = None, annual: pl.DataFrame | None = None,
+           outcomes: pl.DataFrame | None = None, settings: Settings | None = None) -> AssessmentData:
+    """Build AssessmentData from hand-made frames (tests): missing columns become nulls, lanes filled."""
+    settings = settings or Settings()
+
+    def complete(frame: pl.DataFrame | None, table) -> pl.DataFrame:
+        if frame is None:
+            return table.empty()
+        schema = table.polars_schema()
+        missing = [pl.lit(None, dtype=schema[c]).alias(c) for c in table.column_names if c not in frame.columns]
+        return frame.with_columns(missing) if missing else frame
+
+    q = assign_lanes(complete(quarterly, QUARTERLY), settings)
+    return AssessmentData(quarterly=q, annual=assign_lanes(complete(annual, ANNUAL), settings),
+                          outcomes=complete(outcomes, OUTCOMES))

@@ -1,0 +1,76 @@
+"""Tables out: CSV (Excel-safe), xlsx, Parquet and JSON, guarded against formula injection.
+
+A cell starting with = + - @ (or tab/CR) is run as a formula by Excel; we prefix it with a
+single quote in CSV and write it as a string in xlsx. Numbers stay numbers. CSV is UTF-8 with
+BOM so Excel on Chinese Windows opens it correctly.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import polars as pl
+
+FORMATS = ("csv", "xlsx", "parquet", "json")
+_DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with a single quote."""
+    text_cols = [c for c, t in frame.schema.items() if t == pl.Utf8]
+    pattern = "^[" + "".join("\\" + c if c in "-+" else c for c in ("=", "+", "-", "@")) + "\t\r]"
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(pattern)).then(pl.lit("'") + pl.col(c)).otherwise(pl.col(c)).alias(c)
+        for c in text_cols
+    )
+
+
+def _flatten(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists and structs as text, so every format can hold them."""
+    nested = [c for c, t in frame.schema.items() if isinstance(t, (pl.List, pl.Struct, pl.Array, pl.Object))]
+    return frame.with_columns(pl.col(c).map_elements(str, return_dtype=pl.Utf8) for c in nested) if nested else frame
+
+
+def to_bytes(frame: pl.DataFrame, fmt: str, sheet: str = "data") -> bytes:
+    """Serialise a table for download; CSV and xlsx are formula-safe."""
+    frame = _flatten(frame)
+    buf = io.BytesIO()
+    if fmt == "csv":
+        buf.write("\ufeff".encode())
+        defuse_formulas(frame).write_csv(buf)
+    elif fmt == "xlsx":
+        write_xlsx({sheet: frame}, buf)
+    elif fmt == "parquet":
+        frame.write_parquet(buf)
+    elif fmt == "json":
+        buf.write(frame.write_json().encode())
+    else:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return buf.getvalue()
+
+
+def write_xlsx(sheets: dict[str, pl.DataFrame], target: str | Path | io.BytesIO) -> None:
+    """Several tables as sheets of one workbook; text never becomes a formula."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
+    try:
+        for name, frame in sheets.items():
+            _flatten(defuse_formulas(frame)).write_excel(book, worksheet=name[:31], autofit=True)
+    finally:
+        book.close()
+
+
+def write_table(frame: pl.DataFrame, fmt: str, out: str | Path | None) -> None:
+    """Write to a file, or to stdout (csv/json) when out is None."""
+    data = to_bytes(frame, fmt)
+    if out is None:
+        import sys
+
+        if fmt in ("xlsx", "parquet"):
+            raise ValueError(f"--format {fmt} needs --out FILE")
+        text = data.decode("utf-8-sig")
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        Path(out).write_bytes(data)

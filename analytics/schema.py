@@ -1,0 +1,220 @@
+"""The store's tables: one documented schema that importers write and everyone else reads.
+
+Researchers query these names directly (SQL workspace, DuckDB CLI), so they are a public
+contract: add columns, never rename. `extra` holds every source column we do not model
+(sub-scores, 备注, ...) as a JSON object, so nothing a user gave us is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+_POLARS_TYPES = {
+    "VARCHAR": pl.Utf8, "JSON": pl.Utf8, "INTEGER": pl.Int32, "DOUBLE": pl.Float64,
+    "DATE": pl.Date, "TIMESTAMP": pl.Datetime("us"), "BOOLEAN": pl.Boolean,
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    grain: str  # one row per ...
+    columns: tuple[tuple[str, str, str], ...]  # (name, duckdb type, meaning)
+
+    def ddl(self) -> str:
+        cols = ",\n  ".join(f'"{n}" {t}' for n, t, _ in self.columns)
+        return f'CREATE TABLE IF NOT EXISTS "{self.name}" (\n  {cols}\n)'
+
+    @property
+    def column_names(self) -> list[str]:
+        return [n for n, _, _ in self.columns]
+
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        """The Polars types DuckDB returns for this table (for empty frames and tests)."""
+        return {n: _POLARS_TYPES[t.split()[0]] for n, t, _ in self.columns}
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars_schema())
+
+
+_PERSON = (
+    ("person_id", "VARCHAR", "人员编号; derived from name + unit when the file has none (see imports.warnings)"),
+    ("name", "VARCHAR", "姓名"),
+    ("unit", "VARCHAR", "单位"),
+    ("unit_type", "VARCHAR", "单位类型: 综合管理, 行政执法, 窗口服务, 乡镇街道, 法检 ..."),
+    ("section", "VARCHAR", "内设机构/科室"),
+    ("position_level", "VARCHAR", "职务层次: 领导班子成员, 中层正职, 中层副职, 一般干部"),
+    ("rank", "VARCHAR", "职务职级"),
+    ("staff_type", "VARCHAR", "人员类别: 公务员/参公/事业"),
+    ("lane", "VARCHAR", "考核类别/赛道 as written in the file (NULL: derived by analytics.lanes)"),
+)
+_TRACE = (
+    ("extra", "JSON", "every other source column, {header: value}"),
+    ("import_id", "INTEGER", "imports.import_id that brought the row"),
+    ("source_row", "INTEGER", "row (sheet) or line (CSV) number a person sees in the original file"),
+    ("source_sheet", "VARCHAR", "sheet name for workbooks, NULL for CSV"),
+)
+
+QUARTERLY = Table(
+    "quarterly",
+    "person and quarter",
+    _PERSON
+    + (
+        ("year", "INTEGER", "考核年度"),
+        ("quarter", "INTEGER", "季度 1-4 (monthly exports: the month's quarter)"),
+        ("grade", "VARCHAR", "好, 较好, 一般, 较差, 不确定等次"),
+        ("score", "DOUBLE", "得分, 0-100 where present"),
+        ("reviewer", "VARCHAR", "评鉴人/审核人"),
+    )
+    + _TRACE,
+)
+
+ANNUAL = Table(
+    "annual",
+    "person and year",
+    _PERSON
+    + (
+        ("year", "INTEGER", "考核年度"),
+        ("annual_grade", "VARCHAR", "优秀, 称职, 基本称职, 不称职, 不确定等次 (事业: 合格, 基本合格, 不合格)"),
+        ("score", "DOUBLE", "年度得分 where present"),
+    )
+    + _TRACE,
+)
+
+OUTCOMES = Table(
+    "outcomes",
+    "outcome record",
+    (
+        ("person_id", "VARCHAR", "人员编号"),
+        ("name", "VARCHAR", "姓名"),
+        ("unit", "VARCHAR", "单位"),
+        ("date", "DATE", "日期 of the decision"),
+        ("year", "INTEGER", "assessment year the outcome answers to (inferred; see analytics.outcomes)"),
+        ("outcome", "VARCHAR", "canonical code (vocab.OUTCOME_KINDS) or 'other'"),
+        ("outcome_raw", "VARCHAR", "结果运用 as written"),
+        ("detail", "VARCHAR", "说明/事由"),
+        ("amount", "DOUBLE", "金额 (yuan), for bonuses"),
+    )
+    + _TRACE,
+)
+
+IMPORTS = Table(
+    "imports",
+    "import",
+    (
+        ("import_id", "INTEGER", "sequence"),
+        ("kind", "VARCHAR", "quarterly, annual, outcomes, survey"),
+        ("file_name", "VARCHAR", "the name the user gave (never used as a path)"),
+        ("sha256", "VARCHAR", "content hash; the original is kept under data/originals/<sha256>"),
+        ("rows", "INTEGER", "rows stored"),
+        ("rejected", "INTEGER", "rows refused (partial imports)"),
+        ("imported_at", "TIMESTAMP", "when"),
+        ("status", "VARCHAR", "imported, partial, undone"),
+        ("layout", "VARCHAR", "long or wide"),
+        ("encoding", "VARCHAR", "detected text encoding (CSV) or NULL"),
+        ("header_row", "INTEGER", "row number of the header as the user sees it"),
+        ("warnings", "JSON", "list of warnings shown in the import report"),
+        ("imported_by", "VARCHAR", "user name, where logins are on"),
+    ),
+)
+
+REJECTED_ROWS = Table(
+    "rejected_rows",
+    "refused row, in partial imports",
+    (
+        ("import_id", "INTEGER", "imports.import_id"),
+        ("source_sheet", "VARCHAR", "sheet name or NULL"),
+        ("source_row", "INTEGER", "row/line number as the user sees it"),
+        ("column", "VARCHAR", "the column at fault, as written in the file"),
+        ("value", "VARCHAR", "the value at fault"),
+        ("reason", "VARCHAR", "why it was refused, with the accepted values"),
+        ("raw", "JSON", "the whole row as read"),
+    ),
+)
+
+SURVEY_ITEMS = Table(
+    "survey_items",
+    "survey question",
+    (
+        ("import_id", "INTEGER", "the survey's import"),
+        ("item_id", "VARCHAR", "stable id: q01, q02, ..."),
+        ("position", "INTEGER", "column order in the file"),
+        ("item_text", "VARCHAR", "the header as written"),
+        ("item_type", "VARCHAR", "likert, numeric_scale, single_choice, multiple_choice, text, attribute"),
+        ("scale", "JSON", "ordered answer labels, most negative first (likert/scales)"),
+        ("item_group", "VARCHAR", "construct the item belongs to (for Cronbach's alpha), may be NULL"),
+    ),
+)
+
+SURVEY_RESPONDENTS = Table(
+    "survey_respondents",
+    "respondent",
+    (
+        ("import_id", "INTEGER", "the survey's import"),
+        ("respondent_id", "VARCHAR", "序号 or row-derived id"),
+        ("unit", "VARCHAR", "respondent's 单位 (joins to quarterly.unit)"),
+        ("attributes", "JSON", "{attribute: value}: 性别, 年龄段, 职级, 工作年限 ..."),
+        ("source_row", "INTEGER", "row number as the user sees it"),
+    ),
+)
+
+SURVEY_ANSWERS = Table(
+    "survey_answers",
+    "respondent and answer (one row per chosen option for multiple choice)",
+    (
+        ("import_id", "INTEGER", "the survey's import"),
+        ("respondent_id", "VARCHAR", "survey_respondents.respondent_id"),
+        ("item_id", "VARCHAR", "survey_items.item_id"),
+        ("answer", "VARCHAR", "the answer (one option) as written"),
+        ("value", "DOUBLE", "position on the scale, 1 = most negative (likert/scales), else NULL"),
+    ),
+)
+
+DEMO_TRUTH = Table(
+    "demo_truth",
+    "pattern planted in the demo city",
+    (
+        ("pattern", "VARCHAR", "rotation_strict, rotation_norepeat, rotation_partial, lenient_reviewer, compression, silent_negatives, outcome_rule, honest"),
+        ("subject_type", "VARCHAR", "unit, section, reviewer, person"),
+        ("subject", "VARCHAR", "as written in the data"),
+        ("unit", "VARCHAR", "单位"),
+        ("detail", "VARCHAR", "what was planted"),
+    ),
+)
+
+USERS = Table(
+    "users",
+    "user of the app",
+    (
+        ("user_name", "VARCHAR PRIMARY KEY", "login name"),
+        ("role", "VARCHAR", "admin, head, inspector, researcher"),
+        ("units", "JSON", "units in scope; NULL = all"),
+        ("password_hash", "VARCHAR", "argon2id hash"),
+        ("disabled", "BOOLEAN", "no login when true"),
+        ("failed_logins", "INTEGER", "consecutive failures"),
+        ("locked_until", "TIMESTAMP", "no login before"),
+        ("created_at", "TIMESTAMP", "when"),
+    ),
+)
+
+AUDIT_LOG = Table(
+    "audit_log",
+    "audited action (append-only)",
+    (
+        ("at", "TIMESTAMP", "when"),
+        ("user_name", "VARCHAR", "who (or 'cli', 'anonymous')"),
+        ("action", "VARCHAR", "login, login_failed, view_person, open_flag, export, import, undo, user_change, sql"),
+        ("target", "VARCHAR", "what"),
+        ("detail", "JSON", "more"),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (
+    QUARTERLY, ANNUAL, OUTCOMES, IMPORTS, REJECTED_ROWS,
+    SURVEY_ITEMS, SURVEY_RESPONDENTS, SURVEY_ANSWERS, DEMO_TRUTH, USERS, AUDIT_LOG,
+)
+BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+# Tables that hold assessment facts and carry import_id (undo removes from these).
+IMPORTED_TABLES = ("quarterly", "annual", "outcomes", "survey_items", "survey_respondents", "survey_answers", "rejected_rows")

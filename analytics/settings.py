@@ -1,0 +1,188 @@
+"""Settings: the local rules and thresholds, as frozen dataclasses loaded from one TOML file.
+
+Figures that vary between places (DOMAIN.md, "local") live here, never as constants in code.
+The defaults below are the national/most common ones; `settings.toml` at the project root
+(or the file named by $KAOHE_SETTINGS / --settings) overrides any of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analytics.store import PROJECT_ROOT
+
+DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "settings.toml"
+
+
+@dataclass(frozen=True)
+class Quota:
+    good_cap: float = 0.40  # share of 好 per unit and quarter
+    good_min_quota: int = 1  # quota = max(floor(cap * n), this)
+    excellent_cap: float = 0.20  # annual 优秀
+    excellent_cap_approved: float = 0.25  # with approval
+    approved_units: tuple[str, ...] = ()  # units allowed the higher cap
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Quarterly record the rules require for annual 优秀."""
+
+    min_good: int = 2
+    no_average_or_below: bool = True
+
+
+@dataclass(frozen=True)
+class LaneRule:
+    name: str
+    unit_types: tuple[str, ...] = ()
+    position_levels: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lanes:
+    # Columns that make the default lane, in order, when no explicit lane column exists.
+    default_columns: tuple[str, ...] = ("unit_type", "position_level")
+    min_size: int = 5  # lanes (per period) smaller than this are pooled
+    rules: tuple[LaneRule, ...] = ()  # explicit definitions; first match wins
+
+
+@dataclass(frozen=True)
+class IndexWeights:
+    """Composite index from sub-score columns (kept in `extra`), e.g. 工作实绩 0.6 + 工作作风 0.4."""
+
+    name: str
+    weights: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    indexes: tuple[IndexWeights, ...] = (
+        IndexWeights("实绩作风", {"工作实绩": 0.6, "工作作风": 0.4}),
+        IndexWeights("个性共性", {"个性指标": 0.7, "共性指标": 0.3}),
+    )
+
+
+@dataclass(frozen=True)
+class Rotation:
+    draws: int = 2000  # Monte Carlo draws under H0
+    alpha: float = 0.05  # q-value threshold for a flag
+    min_quarters: int = 4
+    min_people: int = 4
+    no_consecutive_good_units: tuple[str, ...] = ()  # units with a declared "no 好 two quarters running" rule
+
+
+@dataclass(frozen=True)
+class Leniency:
+    alpha: float = 0.05
+    min_graded: int = 20  # person-quarters before a unit/reviewer is judged
+    ridge: float = 1.0
+
+
+@dataclass(frozen=True)
+class SilentNegatives:
+    min_quarters: int = 8
+    min_people: int = 15
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class Outliers:
+    contamination: float = 0.02
+    n_estimators: int = 200
+    top_features: int = 3
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    # Outcomes dated in the first `carry_months` months of a year answer to the previous year's result.
+    carry_months: int = 6
+    rewarded_after_average_kinds: tuple[str, ...] = ("promotion", "rank_promotion", "award", "commendation", "merit")
+
+
+@dataclass(frozen=True)
+class Privacy:
+    k_min: int = 5  # groups smaller than this are suppressed in research views
+    pseudonym_salt: str = "kaohe"
+
+
+@dataclass(frozen=True)
+class Auth:
+    required: bool | None = None  # None: required whenever the store holds imported data
+    session_minutes: int = 60
+    max_failed_logins: int = 5
+    lock_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class Settings:
+    quota: Quota = Quota()
+    gate: Gate = Gate()
+    lanes: Lanes = Lanes()
+    ranking: Ranking = Ranking()
+    rotation: Rotation = Rotation()
+    leniency: Leniency = Leniency()
+    silent_negatives: SilentNegatives = SilentNegatives()
+    outliers: Outliers = Outliers()
+    outcomes: Outcomes = Outcomes()
+    privacy: Privacy = Privacy()
+    auth: Auth = Auth()
+
+    def replace(self, **sections: Any) -> "Settings":
+        """A copy with some sections swapped: `s.replace(quota=Quota(good_cap=0.3))`."""
+        return dataclasses.replace(self, **sections)
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if not dataclasses.is_dataclass(cls):
+        return raw
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where}: expected a table, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise SettingsError(f"{where}: unknown setting(s) {sorted(unknown)}; known: {sorted(fields)}")
+    values = {}
+    for name, value in raw.items():
+        default = getattr(cls(), name) if _has_defaults(cls) else None
+        if name == "rules":
+            values[name] = tuple(_build(LaneRule, r, f"{where}.rules") for r in value)
+        elif name == "indexes":
+            values[name] = tuple(IndexWeights(**r) for r in value)
+        elif dataclasses.is_dataclass(default):
+            values[name] = _build(type(default), value, f"{where}.{name}")
+        elif isinstance(default, tuple) or (isinstance(value, list)):
+            values[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        else:
+            values[name] = value
+    return cls(**values)
+
+
+def _has_defaults(cls: type) -> bool:
+    return all(
+        f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        for f in dataclasses.fields(cls)
+    )
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """Settings from `path`, else $KAOHE_SETTINGS, else settings.toml; defaults for anything unsaid."""
+    p = Path(path or os.environ.get("KAOHE_SETTINGS") or DEFAULT_SETTINGS_FILE)
+    if not p.exists():
+        if path:
+            raise SettingsError(f"settings file not found: {p}")
+        return Settings()
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{p}: not valid TOML: {exc}") from None
+    return _build(Settings, raw, p.name)
