@@ -1,7 +1,9 @@
 """The embedded store: one DuckDB file, its location, and safe ways to open it.
 
 DuckDB allows one writing process per file, so writers open, write in one transaction
-and close; readers (the app, the SQL workspace) open read-only.
+and close. Within ONE process every connection to a file must share its configuration:
+a read-only and a read-write connection to the same file cannot coexist. So the app opens
+read-write (short-lived) everywhere, and read-only is for separate processes (CLI readers).
 """
 
 from __future__ import annotations
