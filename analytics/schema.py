@@ -218,3 +218,12 @@ TABLES: tuple[Table, ...] = (
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).
 IMPORTED_TABLES = ("quarterly", "annual", "outcomes", "survey_items", "survey_respondents", "survey_answers", "rejected_rows")
+
+
+def markdown() -> str:
+    """The documented tables as markdown (README's "Stored tables" section is this text)."""
+    parts = []
+    for t in TABLES:
+        rows = "\n".join(f"| `{n}` | {typ.split()[0]} | {meaning} |" for n, typ, meaning in t.columns)
+        parts.append(f"### `{t.name}`: one row per {t.grain}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
+    return "\n".join(parts)

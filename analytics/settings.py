@@ -82,6 +82,13 @@ class Leniency:
     alpha: float = 0.05
     min_graded: int = 20  # person-quarters before a unit/reviewer is judged
     ridge: float = 1.0
+    min_effect: float = 0.08  # grade points (shrunk) before a significant leniency is worth a flag
+    min_people: int = 3  # people a reviewer grades before an unscored comparison is made
+    min_quarters: int = 4  # quarters before a unit's grade mix is judged (compression)
+    min_unit_size: int = 5  # median people per quarter before a unit's 好 share is tested against its lane
+    min_lane_units: int = 5  # units a lane needs for its own reference distribution; else all units are used
+    compression_min_people: int = 4  # people a unit needs before its grade mix can be called compressed
+    compression_modal_share: float = 0.8  # share in one grade before a unit counts as compressed
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,7 @@ class Outliers:
     contamination: float = 0.02
     n_estimators: int = 200
     top_features: int = 3
+    min_graded: int = 8  # graded people a unit-quarter needs before it enters the model (shares of 5 jump by 20%)
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,12 @@ class Outcomes:
     # Outcomes dated in the first `carry_months` months of a year answer to the previous year's result.
     carry_months: int = 6
     rewarded_after_average_kinds: tuple[str, ...] = ("promotion", "rank_promotion", "award", "commendation", "merit")
+    # Annual grades that rule out a bonus (2020 rules: 基本称职 -> no bonus).
+    no_bonus_grades: tuple[str, ...] = ("基本称职", "不称职", "基本合格", "不合格")
+    alpha: float = 0.05  # q-value threshold for the concentration and lane-share tests
+    min_group: int = 3  # people in a group (section, position level, lane) before it is tested
+    min_ratio: float = 1.5  # observed / expected rewards before a concentration is reported
+    concentration_groups: tuple[str, ...] = ("section", "position_level")  # groups compared within a unit
 
 
 @dataclass(frozen=True)
