@@ -1,0 +1,348 @@
+"""Lane rankings (分类排名): people against people of the same lane, units against units of the same type.
+
+People are ranked for a quarter, a year or a rolling window of quarters, on one yardstick per lane:
+- `score`: the mean score, where every person of the lane has one; otherwise the lane falls back to
+  grade points (好 4 … 较差 1) so that nobody is ranked on a different yardstick (`basis` says which);
+- `grade`: the mean grade points;
+- `index`: a composite of sub-scores kept in `extra`, weighted as settings.ranking.indexes says
+  (e.g. 工作实绩 0.6 + 工作作风 0.4);
+- `fair`: the mean fair score, i.e. the score with the grading body's leniency taken out (analytics.fair_score).
+
+Ties share the best rank (competition ranking 1, 2, 2, 4); the percentile uses the average position,
+100 = best and 0 = worst in the lane. Small lanes are pooled (analytics.lanes.pool_small_lanes) and
+say so in `lane_pooled_from`; nobody is dropped: people with nothing to rank on (e.g. 不确定等次 all
+period) are listed with an empty rank. `rank_change` compares with the previous period of the same
+length (positive = moved up), in the same lane.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from analytics.errors import UserError
+from analytics.fair_score import estimate_leniency
+from analytics.lanes import UNASSIGNED, pool_small_lanes
+from analytics.settings import IndexWeights, Settings
+from analytics.vocab import GOOD, GRADE_POINTS, period_index, period_label
+
+PEOPLE_BY = ("score", "grade", "index", "fair")
+UNITS_BY = ("good_share", "score", "fair")
+_PERIOD = re.compile(r"^\s*(\d{4})\s*(?:[-_ /]?\s*[Qq]\s*([1-4])|年?\s*第?\s*([1-4一二三四])\s*季度?)\s*$")
+_CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """'2025Q4' (also '2025-Q4', '2025年第四季度') -> (2025, 4); UserError otherwise.
+
+    >>> parse_period("2025Q4")
+    (2025, 4)
+    """
+    m = _PERIOD.match(str(text))
+    if not m:
+        raise UserError(f"not a quarter: {text!r}; write it like 2025Q4 (year, Q, quarter 1-4)")
+    quarter = m.group(2) or m.group(3)
+    return int(m.group(1)), int(_CN_DIGITS.get(quarter, quarter))
+
+
+@dataclass(frozen=True)
+class Window:
+    """Consecutive quarters [first, last] as period_index values, and how to name them."""
+
+    first: int
+    last: int
+    label: str
+
+    @property
+    def length(self) -> int:
+        return self.last - self.first + 1
+
+    def previous(self) -> Window:
+        """The period of the same length just before."""
+        first, last = self.first - self.length, self.first - 1
+        return Window(first, last, _label(first, last))
+
+    def rows(self, quarterly: pl.DataFrame) -> pl.DataFrame:
+        idx = pl.col("year") * 4 + pl.col("quarter") - 1
+        return quarterly.filter(idx.is_between(self.first, self.last))
+
+
+def _label(first: int, last: int) -> str:
+    a, b = period_label(first // 4, first % 4 + 1), period_label(last // 4, last % 4 + 1)
+    if first % 4 == 0 and last == first + 3:
+        return str(first // 4)
+    return a if first == last else f"{a}–{b}"
+
+
+def select_window(
+    quarterly: pl.DataFrame, period: str | None = None, year: int | None = None, window: int | None = None
+) -> Window:
+    """The quarters asked for: one quarter, a calendar year, or `window` quarters ending at `period` (default latest)."""
+    if year is not None and (period is not None or window is not None):
+        raise UserError("give either a year or a period/window, not both")
+    if window is not None and window < 1:
+        raise UserError(f"--window must be at least 1 quarter, got {window}")
+    present = quarterly.select((pl.col("year") * 4 + pl.col("quarter") - 1).alias("i")).drop_nulls()["i"]
+    if present.len() == 0:
+        raise UserError("no quarterly results in the store: import some, or build the demo city")
+    lo, hi = int(present.min()), int(present.max())
+    if year is not None:
+        win = Window(period_index(year, 1), period_index(year, 4), str(year))
+    else:
+        last = period_index(*parse_period(period)) if period else hi
+        first = last - (window or 1) + 1
+        win = Window(first, last, _label(first, last))
+    if win.last < lo or win.first > hi:
+        raise UserError(f"no quarterly results for {win.label}; the data cover {_label(lo, lo)} to {_label(hi, hi)}")
+    return win
+
+
+# ---------------------------------------------------------------- per-row yardsticks
+
+
+def _sub_score(name: str) -> pl.Expr:
+    key = name.replace("\\", "\\\\").replace("'", "\\'")
+    return pl.col("extra").str.json_path_match(f"$['{key}']").cast(pl.Float64, strict=False)
+
+
+def choose_index(quarterly: pl.DataFrame, settings: Settings, name: str | None = None) -> IndexWeights:
+    """The composite index to use: the one named, else the first whose sub-scores all appear in the data."""
+    indexes = settings.ranking.indexes
+    if name is not None:
+        chosen = [i for i in indexes if i.name == name]
+        if not chosen:
+            raise UserError(
+                f"no index named {name!r} in settings; known: {', '.join(i.name for i in indexes) or 'none'}"
+            )
+        indexes = tuple(chosen)
+    has_extra = "extra" in quarterly.columns and quarterly["extra"].null_count() < quarterly.height
+    for index in indexes:
+        if has_extra and index.weights:
+            present = quarterly.select(pl.all_horizontal(_sub_score(k).is_not_null() for k in index.weights).any())
+            if present.item():
+                return index
+    wanted = "; ".join(f"{i.name}: {' + '.join(f'{k} x {w:g}' for k, w in i.weights.items())}" for i in indexes)
+    raise UserError(f"no sub-scores for a composite index in the data (looked for {wanted or 'none configured'})")
+
+
+def _index_value(index: IndexWeights) -> pl.Expr:
+    return pl.sum_horizontal(_sub_score(k) * w for k, w in index.weights.items()).alias("_index")
+
+
+def _yardsticks(
+    quarterly: pl.DataFrame, by: str, settings: Settings, index: IndexWeights | None, fair_optional: bool = False
+) -> pl.DataFrame:
+    """Per person-quarter: grade points, score, and the index or fair score where asked (or where possible)."""
+    graded = pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64)
+    out = quarterly.with_columns(graded.alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
+    if by == "index":
+        complete = pl.all_horizontal(_sub_score(k).is_not_null() for k in index.weights)
+        out = out.with_columns(pl.when(complete).then(_index_value(index)).alias("_index"))
+    if by == "fair" or (fair_optional and quarterly["score"].null_count() < quarterly.height):
+        fit = estimate_leniency(quarterly, settings, level="reviewer")
+        if by == "fair" and not fit.has_fair_scores:
+            raise UserError(f"fair scores need scores that predict grades. {fit.note}")
+        out = out.join(
+            fit.fair.select("person_id", "year", "quarter", pl.col("fair_score").alias("_fair")),
+            on=["person_id", "year", "quarter"],
+            how="left",
+        )
+    return out
+
+
+# ---------------------------------------------------------------- people
+
+_VALUE_OF = {"grade": "_points", "index": "_index", "fair": "_fair"}
+
+
+def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
+    """One row per person over the window: latest attributes, the mean of each yardstick, pooled lane."""
+    idx = pl.col("year") * 4 + pl.col("quarter") - 1
+    means = [pl.col("_points").mean().alias("grade_points"), pl.col("_score").mean().alias("mean_score")]
+    if by in ("index", "fair"):
+        means.append(pl.col(_VALUE_OF[by]).mean().alias("_chosen"))
+    people = (
+        rows.sort(idx)
+        .group_by("person_id")
+        .agg(
+            *(pl.col(c).last() for c in ("name", "unit", "unit_type", "section", "lane")),
+            *means,
+            pl.col("_score").is_not_null().any().alias("_has_score"),
+            (pl.col("grade") == GOOD).sum().alias("goods"),
+            pl.col("_points").is_not_null().sum().alias("quarters_graded"),
+        )
+        .with_columns(pl.col("lane").fill_null(UNASSIGNED))
+    )
+    return pool_small_lanes(people, settings)
+
+
+def _value(people: pl.DataFrame, by: str, index: IndexWeights | None) -> pl.DataFrame:
+    if by == "score":
+        # A lane ranks by score only when every person in it has one; otherwise all by grade points.
+        all_scored = pl.col("_has_score").all().over("lane")
+        return people.with_columns(
+            pl.when(all_scored).then(pl.col("mean_score")).otherwise(pl.col("grade_points")).alias("value"),
+            pl.when(all_scored).then(pl.lit("score")).otherwise(pl.lit("grade")).alias("basis"),
+        )
+    if by == "grade":
+        return people.with_columns(pl.col("grade_points").alias("value"), pl.lit("grade").alias("basis"))
+    basis = f"index:{index.name}" if by == "index" else "fair"
+    return people.with_columns(pl.col("_chosen").alias("value"), pl.lit(basis).alias("basis"))
+
+
+def competition_rank(value: pl.Expr, over: str | list[str]) -> pl.Expr:
+    """1 = best (highest value); ties share the best rank and the next rank skips (1, 2, 2, 4)."""
+    return value.rank("min", descending=True).over(over).cast(pl.UInt32)
+
+
+def _ranked(people: pl.DataFrame) -> pl.DataFrame:
+    n = pl.col("value").count().over("lane")
+    average = pl.col("value").rank("average", descending=True).over("lane")
+    return people.with_columns(
+        competition_rank(pl.col("value"), "lane").alias("rank"),
+        pl.when(n > 1)
+        .then(100.0 * (n - average) / (n - 1))
+        .when(pl.col("value").is_not_null())
+        .then(100.0)
+        .alias("percentile"),
+        n.cast(pl.UInt32).alias("n_in_lane"),
+    )
+
+
+def _rank_window(
+    yard: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
+) -> pl.DataFrame:
+    rows = win.rows(yard)
+    if rows.height == 0:
+        return pl.DataFrame(schema={"person_id": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32})
+    return _ranked(_value(_people_in(rows, by, settings), by, index))
+
+
+PEOPLE_COLUMNS = (
+    "lane", "rank", "person_id", "name", "unit", "section", "value", "percentile", "rank_change", "n_in_lane",
+    "lane_pooled_from", "basis", "period", "unit_type", "grade_points", "mean_score", "goods", "quarters_graded",
+)  # fmt: skip
+
+
+def rank_people(
+    data,
+    settings: Settings,
+    period: str | None = None,
+    year: int | None = None,
+    window: int | None = None,
+    lane: str | None = None,
+    by: str = "score",
+    index: str | None = None,
+) -> pl.DataFrame:
+    """Rank people within their lane for a quarter (default: the latest), a year, or `window` quarters.
+
+    >>> rank_people(data, settings, period="2025Q4", by="fair").head()  # doctest: +SKIP
+    """
+    if by not in PEOPLE_BY:
+        raise UserError(f"rank people by one of {', '.join(PEOPLE_BY)}, not {by!r}")
+    quarterly = data.quarterly
+    win = select_window(quarterly, period, year, window)
+    chosen = choose_index(win.rows(quarterly), settings, index) if by == "index" else None
+    yard = _yardsticks(quarterly, by, settings, chosen)
+    current = _rank_window(yard, win, by, settings, chosen)
+    if by == "index" and current["value"].null_count() == current.height:
+        raise UserError(f"nobody in {win.label} has every sub-score of the index {chosen.name}")
+    before = _rank_window(yard, win.previous(), by, settings, chosen).select(
+        "person_id", "lane", pl.col("rank").alias("_before")
+    )
+    out = current.join(before, on=["person_id", "lane"], how="left").with_columns(
+        (pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64)).alias("rank_change"),
+        pl.lit(win.label).alias("period"),
+    )
+    if lane is not None:
+        out = _only_lane(out, lane)
+    return out.select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
+
+
+def _only_lane(frame: pl.DataFrame, lane: str) -> pl.DataFrame:
+    """Rows of one lane; a lane pooled into another shows its own people with their ranks in the pool."""
+    cond = pl.col("lane") == lane
+    if "lane_pooled_from" in frame.columns:
+        cond = cond | (pl.col("lane_pooled_from") == lane)
+    out = frame.filter(cond)
+    if out.height == 0:
+        known = sorted(set(frame["lane"].drop_nulls().to_list()))
+        raise UserError(f"no lane {lane!r} in this period; lanes: {', '.join(known)}")
+    return out
+
+
+# ---------------------------------------------------------------- units
+
+
+def _unit_table(yard: pl.DataFrame, win: Window) -> pl.DataFrame:
+    rows = win.rows(yard)
+    fair = (
+        [pl.col("_fair").mean().alias("fair_mean")]
+        if "_fair" in rows.columns
+        else [pl.lit(None, pl.Float64).alias("fair_mean")]
+    )
+    return (
+        rows.with_columns(pl.col("unit_type").fill_null(UNASSIGNED).alias("lane"))
+        .group_by("lane", "unit")
+        .agg(
+            pl.col("person_id").filter(pl.col("_points").is_not_null()).n_unique().cast(pl.UInt32).alias("n"),
+            pl.col("_points").count().cast(pl.UInt32).alias("graded"),
+            ((pl.col("grade") == GOOD).sum() / pl.col("_points").count()).alias("good_share"),
+            pl.col("_score").mean().alias("mean_score"),
+            pl.col("_points").mean().alias("grade_points"),
+            *fair,
+            pl.col("_score").is_not_null().all().alias("_all_scored"),
+        )
+    )
+
+
+def _unit_value(units: pl.DataFrame, by: str) -> pl.DataFrame:
+    if by == "score":
+        all_scored = pl.col("_all_scored").all().over("lane")
+        return units.with_columns(
+            pl.when(all_scored).then(pl.col("mean_score")).otherwise(pl.col("grade_points")).alias("value"),
+            pl.when(all_scored).then(pl.lit("score")).otherwise(pl.lit("grade")).alias("basis"),
+        )
+    column = {"good_share": "good_share", "fair": "fair_mean"}[by]
+    return units.with_columns(pl.col(column).alias("value"), pl.lit(by).alias("basis"))
+
+
+UNIT_COLUMNS = (
+    "lane", "rank", "unit", "value", "n", "good_share", "mean_score", "fair_mean", "trend", "n_in_lane", "basis",
+    "period", "graded",
+)  # fmt: skip
+
+
+def rank_units(
+    data,
+    settings: Settings,
+    period: str | None = None,
+    year: int | None = None,
+    lane: str | None = None,
+    by: str = "good_share",
+    window: int | None = None,
+) -> pl.DataFrame:
+    """Rank units within unit-type lanes by share of 好, mean score or fair mean; `trend` = change since the previous period."""
+    if by not in UNITS_BY:
+        raise UserError(f"rank units by one of {', '.join(UNITS_BY)}, not {by!r}")
+    quarterly = data.quarterly
+    win = select_window(quarterly, period, year, window)
+    yard = _yardsticks(quarterly, by, settings, None, fair_optional=True)
+    current = _unit_value(_unit_table(yard, win), by)
+    before = _unit_value(_unit_table(yard, win.previous()), by).select("lane", "unit", pl.col("value").alias("_before"))
+    n = pl.col("value").count().over("lane")
+    out = current.join(before, on=["lane", "unit"], how="left").with_columns(
+        competition_rank(pl.col("value"), "lane").alias("rank"),
+        n.cast(pl.UInt32).alias("n_in_lane"),
+        (pl.col("value") - pl.col("_before")).alias("trend"),
+        pl.lit(win.label).alias("period"),
+    )
+    if lane is not None:
+        out = out.filter(pl.col("lane") == lane)
+        if out.height == 0:
+            raise UserError(
+                f"no unit lane {lane!r}; unit lanes are unit types: {', '.join(sorted(current['lane'].unique()))}"
+            )
+    return out.select(UNIT_COLUMNS).sort(["lane", "rank", "unit"], nulls_last=True)

@@ -1,0 +1,150 @@
+"""Score-adjusted leniency and fair scores (analytics.fair_score) on small frames with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics.dataset import frames
+from analytics.fair_score import EFFECTS_SCHEMA, _solve, estimate_leniency
+from analytics.settings import Settings
+
+SCORES = [95.0, 92.0, 89.0, 86.0, 83.0, 80.0]  # every section gets the same six scores each quarter
+
+
+def sections(lenient: str = "R1", reviewers=("R1", "R2", "R3", "R4"), quarters: int = 8, units=None) -> pl.DataFrame:
+    """Four sections of six people with identical scores; honest reviewers give 好 from 90, the lenient one from 84."""
+    units = units or {r: f"单位{r}" for r in reviewers}
+    rows = []
+    for r in reviewers:
+        for i, base in enumerate(SCORES):
+            for t in range(quarters):
+                score = base + (t % 3) - 1  # a little movement so quarters differ
+                cut = 84 if r == lenient else 90
+                rows.append(
+                    {
+                        "person_id": f"{r}-{i}",
+                        "name": f"{r}{i}",
+                        "unit": units[r],
+                        "unit_type": "综合管理",
+                        "position_level": "一般干部",
+                        "section": f"{r}科",
+                        "reviewer": r,
+                        "year": 2024 + t // 4,
+                        "quarter": t % 4 + 1,
+                        "score": score,
+                        "grade": "好" if score >= cut else "较好",
+                    }
+                )
+    return pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "quarter": pl.Int32})
+
+
+def test_lenient_reviewer_is_found_and_their_people_lose_score_points():
+    fit = estimate_leniency(frames(sections()).quarterly, Settings())
+    effects = fit.effects.sort("alpha", descending=True)
+    assert effects["subject"][0] == "R1"
+    assert effects["z"][0] > 3 and effects["shrunk"][0] > 0
+    assert fit.slope > 0 and fit.tau > 0
+    fair = fit.fair.with_columns(lenient=pl.col("subject") == "R1")
+    drop = fair.group_by("lenient").agg((pl.col("score") - pl.col("fair_score")).mean().alias("drop"))
+    by = dict(zip(drop["lenient"], drop["drop"], strict=True))
+    assert by[True] > 1.0 and by[False] < 0  # R1's people lose points, the others gain a little
+    # Re-centred per lane and quarter: the lane's mean is unchanged.
+    assert fair["fair_score"].mean() == pytest.approx(fair["score"].mean())
+
+
+def test_effects_match_a_dense_least_squares_solution():
+    rng = np.random.default_rng(3)
+    n, g, k, ridge = 300, 7, 5, 1.0
+    body, cell, o = rng.integers(0, g, n), rng.integers(0, k, n), rng.normal(80, 5, n)
+    y = 0.1 * o + rng.normal(0, 1, g)[body] + rng.normal(0, 1, k)[cell] + rng.normal(0, 0.5, n)
+    sol = _solve(body, cell, o, y, ridge)
+    x = np.zeros((n, g + 1 + k))
+    x[np.arange(n), body] = 1
+    x[:, g] = o - o.mean()
+    x[np.arange(n), g + 1 + cell] = 1
+    penalty = np.diag([ridge] * g + [0.0] * (k + 1))
+    v = np.linalg.inv(x.T @ x + penalty)
+    theta = v @ x.T @ y
+    assert np.allclose(sol.alpha, theta[:g]) and sol.slope == pytest.approx(theta[g])
+    lane, weight = np.array([0, 0, 0, 1, 1, 1, 1]), np.array([0.2, 0.3, 0.5, 0.25, 0.25, 0.25, 0.25])
+    contrast = np.eye(g) - np.where(lane[:, None] == lane[None, :], weight[None, :], 0)
+    expected = np.einsum("ij,jk,ik->i", contrast, v[:g, :g], contrast)
+    assert np.allclose(sol.centred_var(lane, weight), expected)
+
+
+def test_reviewer_grading_one_unit_is_flagged_nested():
+    units = {"R1": "甲局", "R2": "甲局", "R3": "乙局", "R4": "乙局"}
+    q = sections(units=units)
+    # R4 also grades two people of 甲局 in the last quarter: it grades two units, so it is not nested.
+    q = q.with_columns(
+        pl.when((pl.col("reviewer") == "R4") & (pl.col("person_id").is_in(["R4-0", "R4-1"])))
+        .then(pl.lit("甲局"))
+        .otherwise(pl.col("unit"))
+        .alias("unit")
+    )
+    effects = estimate_leniency(frames(q).quarterly, Settings()).effects
+    nested = dict(zip(effects["subject"], effects["nested"], strict=True))
+    assert nested == {"R1": True, "R2": True, "R3": True, "R4": False}
+    assert effects.filter(pl.col("nested"))["caveat_zh"].str.contains("无法区分").all()
+    assert effects.filter(~pl.col("nested"))["caveat_en"].is_null().all()
+
+
+def test_no_scores_gives_empty_effects_and_no_fair_score():
+    q = sections().with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
+    fit = estimate_leniency(frames(q).quarterly, Settings())
+    assert fit.effects.height == 0 and fit.effects.schema == pl.Schema(EFFECTS_SCHEMA)
+    assert not fit.has_fair_scores and "No scores" in fit.note
+
+
+def test_without_reviewers_the_unit_is_the_grading_body():
+    q = sections().drop("reviewer")
+    fit = estimate_leniency(frames(q).quarterly, Settings(), level="reviewer")
+    assert set(fit.effects["level"]) == {"unit"} and "no reviewers" in fit.note
+    assert fit.effects.sort("alpha", descending=True)["subject"][0] == "单位R1"
+    assert not fit.effects["nested"].any()
+
+
+def test_rows_without_a_reviewer_fall_back_to_their_unit():
+    q = sections().with_columns(
+        pl.when(pl.col("reviewer") == "R2").then(None).otherwise(pl.col("reviewer")).alias("reviewer")
+    )
+    fit = estimate_leniency(frames(q).quarterly, Settings())
+    levels = dict(zip(fit.effects["subject"], fit.effects["level"], strict=True))
+    assert levels == {"R1": "reviewer", "单位R2": "unit", "R3": "reviewer", "R4": "reviewer"}
+    assert "attributed to their unit" in fit.note
+
+
+def test_unit_level_estimates_units():
+    fit = estimate_leniency(frames(sections()).quarterly, Settings(), level="unit")
+    assert set(fit.effects["level"]) == {"unit"} and fit.effects.height == 4
+    with pytest.raises(ValueError, match="level"):
+        estimate_leniency(frames(sections()).quarterly, Settings(), level="section")
+
+
+def test_input_frame_is_left_unchanged():
+    q = frames(sections()).quarterly
+    before = q.clone()
+    estimate_leniency(q, Settings())
+    assert q.equals(before)
+
+
+def test_within_unit_contrast_compares_a_reviewer_with_the_units_other_reviewers():
+    units = {"R1": "甲局", "R2": "甲局", "R3": "乙局", "R4": "丙局"}
+    effects = estimate_leniency(frames(sections(units=units)).quarterly, Settings()).effects
+    row = {r["subject"]: r for r in effects.iter_rows(named=True)}
+    assert row["R1"]["alpha_within_unit"] > 0 > row["R2"]["alpha_within_unit"]
+    assert row["R1"]["z_within_unit"] > 3 and row["R1"]["bodies_in_unit"] == 2
+    assert row["R3"]["alpha_within_unit"] is None and row["R3"]["bodies_in_unit"] == 1  # alone in its unit
+
+
+def test_fair_grade_points_take_the_leniency_out_of_the_grades():
+    fair = estimate_leniency(frames(sections()).quarterly, Settings()).fair
+    means = fair.group_by(pl.col("subject") == "R1").agg(
+        pl.col("grade_points").mean(), pl.col("fair_grade_points").mean()
+    )
+    lenient = means.filter(pl.col("subject")).row(0, named=True)
+    honest = means.filter(~pl.col("subject")).row(0, named=True)
+    assert lenient["grade_points"] - honest["grade_points"] > 0.3  # same scores, more 好
+    assert lenient["fair_grade_points"] - honest["fair_grade_points"] < lenient["grade_points"] - honest["grade_points"]

@@ -1,0 +1,205 @@
+"""Lane rankings (analytics.rankings) on tiny frames whose answers can be checked by eye."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from test_fair_score import sections
+
+from analytics.dataset import frames
+from analytics.errors import UserError
+from analytics.rankings import parse_period, rank_people, rank_units, select_window
+from analytics.settings import Lanes, Settings
+
+S = Settings()
+
+
+def people(values: dict[str, float | None], year=2025, quarter=4, lane="甲", grade="较好", **extra) -> list[dict]:
+    return [
+        {"person_id": p, "name": p.upper(), "unit": "单位", "section": "科", "unit_type": "综合管理", "lane": lane,
+         "year": year, "quarter": quarter, "score": v, "grade": grade, **extra}
+        for p, v in values.items()
+    ]  # fmt: skip
+
+
+def data(rows: list[dict]):
+    return frames(pl.DataFrame(rows, schema_overrides={"year": pl.Int32, "quarter": pl.Int32, "score": pl.Float64}))
+
+
+def test_ties_share_the_best_rank_and_the_next_rank_skips():
+    ranked = rank_people(data(people({"a": 90, "b": 85, "c": 85, "d": 80, "e": 70})), S)
+    assert ranked["person_id"].to_list() == ["a", "b", "c", "d", "e"]
+    assert ranked["rank"].to_list() == [1, 2, 2, 4, 5]
+    assert ranked["percentile"].to_list() == [100.0, 62.5, 62.5, 25.0, 0.0]
+    assert set(ranked["basis"]) == {"score"} and set(ranked["n_in_lane"]) == {5}
+    assert ranked["period"][0] == "2025Q4"
+
+
+def test_small_lanes_are_pooled_and_reported_never_dropped():
+    rows = people({f"a{i}": 90 - i for i in range(5)}, lane=None, position_level="一般干部")
+    rows += people({"b1": 99, "b2": 60, "b3": 75}, lane=None, position_level="中层正职")
+    rows += people({"c1": 80, "c2": 70}, lane=None, position_level="中层副职")
+    ranked = rank_people(data(rows), S)
+    assert ranked.height == 10
+    assert set(ranked.filter(pl.col("lane_pooled_from").is_null())["lane"]) == {"综合管理·一般干部"}
+    pooled = ranked.filter(pl.col("lane_pooled_from").is_not_null())
+    assert set(pooled["lane"]) == {"综合管理·合并"} and set(pooled["n_in_lane"]) == {5}
+    assert pooled["person_id"].to_list() == ["b1", "c1", "b3", "c2", "b2"] and pooled["rank"].to_list() == [
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    assert pooled["lane_pooled_from"].to_list() == ["综合管理·中层正职", "综合管理·中层副职"] * 2 + [
+        "综合管理·中层正职"
+    ]
+    # Asking for a small lane shows its own people with their ranks in the pool.
+    only = rank_people(data(rows), S, lane="综合管理·中层副职")
+    assert only["person_id"].to_list() == ["c1", "c2"] and only["rank"].to_list() == [2, 4]
+    # A lane still too small after pooling by unit type goes to the one pool.
+    tiny = rank_people(data(people({"x": 1.0, "y": 2.0}, lane=None, position_level="一般干部")), S)
+    assert set(tiny["lane"]) == {"合并赛道"}
+
+
+def test_a_lane_with_a_missing_score_is_ranked_by_grade_points():
+    rows = people({"a": 70.0, "b": 95.0}, grade="好") + people({"c": None}, grade="较好")
+    rows += people({"x": 80.0, "y": 90.0}, lane="乙")
+    ranked = rank_people(data(rows), Settings().replace(lanes=Lanes(min_size=1)))
+    jia = ranked.filter(pl.col("lane") == "甲")
+    assert set(jia["basis"]) == {"grade"}
+    assert jia["rank"].to_list() == [1, 1, 3] and jia["person_id"][2] == "c"
+    assert set(ranked.filter(pl.col("lane") == "乙")["basis"]) == {"score"}
+
+
+def test_grade_basis_everywhere_when_the_data_has_no_scores():
+    grades = {"a": "好", "b": "一般", "c": "较好", "d": "较差", "e": "不确定等次"}
+    rows = [r | {"grade": grades[r["person_id"]]} for r in people(dict.fromkeys(grades))]
+    ranked = rank_people(data(rows), S, by="score")
+    assert ranked["person_id"].to_list() == ["a", "c", "b", "d", "e"]
+    assert ranked["rank"].to_list()[:4] == [1, 2, 3, 4] and ranked["rank"][4] is None  # 不确定等次: listed, not ranked
+    assert ranked["n_in_lane"][0] == 4
+
+
+def test_composite_index_uses_the_settings_weights():
+    subs = {
+        "a": {"工作实绩": 90, "工作作风": 70},
+        "b": {"工作实绩": 80, "工作作风": 95},
+        "c": {"工作实绩": 85, "工作作风": 85},
+    }
+    rows = [
+        r | {"extra": json.dumps(subs[r["person_id"]], ensure_ascii=False)} for r in people(dict.fromkeys(subs, 50.0))
+    ]
+    ranked = rank_people(data(rows), S, by="index")
+    assert ranked["person_id"].to_list() == ["b", "c", "a"]  # 86, 85, 82
+    assert ranked["value"].to_list() == pytest.approx([86.0, 85.0, 82.0])
+    assert set(ranked["basis"]) == {"index:实绩作风"}
+
+
+def test_composite_index_without_sub_scores_is_a_clear_error():
+    with pytest.raises(UserError, match="工作实绩"):
+        rank_people(data(people({"a": 1.0, "b": 2.0})), S, by="index")
+    with pytest.raises(UserError, match="no index named"):
+        rank_people(data(people({"a": 1.0})), S, by="index", index="不存在")
+
+
+def test_rank_change_compares_with_the_previous_quarter():
+    rows = people({"a": 90, "b": 80, "c": 70}, quarter=3) + people({"a": 70, "b": 80, "c": 90}, quarter=4)
+    ranked = rank_people(data(rows), S)
+    change = dict(zip(ranked["person_id"], ranked["rank_change"], strict=True))
+    assert change == {"c": 2, "b": 0, "a": -2}
+    first = rank_people(data(rows), S, period="2025Q3")
+    assert first["rank_change"].is_null().all()  # nothing before 2025Q3
+
+
+def test_year_and_window_average_over_their_quarters():
+    rows = people({"a": 90, "b": 80}, quarter=1) + people({"a": 70, "b": 85}, quarter=2)
+    rows += people({"a": 60, "b": 60}, year=2024, quarter=4)
+    by_year = rank_people(data(rows), S, year=2025)
+    assert by_year["person_id"].to_list() == ["b", "a"] and by_year["value"].to_list() == [82.5, 80.0]
+    assert by_year["period"][0] == "2025"
+    window = rank_people(data(rows), S, window=3, period="2025Q2")
+    assert window["period"][0] == "2024Q4–2025Q2" and window["value"].to_list() == pytest.approx([75.0, 220 / 3])
+
+
+def test_periods_are_parsed_or_refused_clearly():
+    assert parse_period("2025Q4") == (2025, 4)
+    assert parse_period("2024-q1") == (2024, 1)
+    assert parse_period("2025年第三季度") == (2025, 3)
+    for bad in ("2025Q5", "Q4", "2025", "25Q1", "2025Q4x"):
+        with pytest.raises(UserError, match="2025Q4"):
+            parse_period(bad)
+    q = data(people({"a": 1.0})).quarterly
+    with pytest.raises(UserError, match="the data cover 2025Q4"):
+        select_window(q, period="2023Q1")
+    with pytest.raises(UserError, match="either a year"):
+        select_window(q, year=2025, period="2025Q4")
+
+
+def test_fair_ranking_moves_the_lenient_reviewers_people_down():
+    d = frames(sections())
+    by_grade = rank_people(d, S, year=2025, by="grade", lane="综合管理·一般干部")
+    by_fair = rank_people(d, S, year=2025, by="fair", lane="综合管理·一般干部")
+    lenient = pl.col("person_id").str.starts_with("R1-")
+
+    def mean_percentile(frame):
+        return frame.filter(lenient)["percentile"].mean()
+
+    assert mean_percentile(by_fair) < mean_percentile(by_grade) - 20
+    # Same scores, so raw score ties are broken against the lenient reviewer's people.
+    raw = rank_people(d, S, year=2025, by="score")
+    assert mean_percentile(by_fair) < mean_percentile(raw)
+
+
+def test_units_ranked_within_unit_types_by_share_of_good():
+    rows = []
+    for unit, goods, kind in (("甲局", 2, "综合管理"), ("乙局", 1, "综合管理"), ("丙镇", 3, "乡镇街道")):
+        for q, extra in ((3, 0), (4, goods)):
+            rows += [
+                r
+                | {
+                    "unit": unit,
+                    "unit_type": kind,
+                    "person_id": f"{unit}{r['person_id']}",
+                    "grade": "好" if i < extra else "较好",
+                }
+                for i, r in enumerate(people({p: 80.0 for p in "abcde"}, quarter=q))
+            ]
+    ranked = rank_units(data(rows), S)
+    assert ranked["unit"].to_list() == ["丙镇", "甲局", "乙局"]
+    assert ranked["lane"].to_list() == ["乡镇街道", "综合管理", "综合管理"]
+    assert ranked["rank"].to_list() == [1, 1, 2]
+    assert ranked["good_share"].to_list() == [0.6, 0.4, 0.2] and ranked["trend"].to_list() == pytest.approx(
+        [0.6, 0.4, 0.2]
+    )
+    assert ranked["n"].to_list() == [5, 5, 5] and set(ranked["mean_score"]) == {80.0}
+    with pytest.raises(UserError, match="good_share"):
+        rank_units(data(rows), S, by="index")
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["甲", "乙", "丙"]), st.integers(60, 66)),  # few values: many ties
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_every_lane_is_a_competition_ranking(entries):
+    rows = [
+        p | {"lane": lane}
+        for i, (lane, score) in enumerate(entries)
+        for p in people({f"p{i}": float(score)})
+    ]  # fmt: skip
+    ranked = rank_people(data(rows), S)
+    assert ranked.height == len(entries)
+    for _, lane in ranked.group_by("lane"):
+        values, ranks = lane["value"].to_list(), lane["rank"].to_list()
+        assert min(ranks) == 1
+        for v, r in zip(values, ranks, strict=True):
+            assert r == 1 + sum(other > v for other in values)  # ties share the minimum; the next rank skips
