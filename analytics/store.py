@@ -34,9 +34,22 @@ def originals_dir(db: Path) -> Path:
     return db.parent / "originals"
 
 
+_SHARED_PROCESS = False
+
+
+def share_connections() -> None:
+    """Declare this process one that both reads and writes (the app): every connect() then opens
+    read-write, so concurrent readers and an import never meet DuckDB's one-configuration rule.
+    Read-only safety for user SQL comes from the SQL workspace's in-memory sandbox instead."""
+    global _SHARED_PROCESS
+    _SHARED_PROCESS = True
+
+
 def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the store, creating the file and its tables on first write-open."""
     p = db_path(path)
+    if read_only and _SHARED_PROCESS and p.exists():
+        read_only = False
     if read_only:
         if not p.exists():
             raise FileNotFoundError(f"no store at {p}")
