@@ -50,14 +50,14 @@ def check_upload(content: bytes, file_name: str, limits: Limits = DEFAULT_LIMITS
     """Refuse oversized, disguised or bomb-like files with a clear message; return the sniffed type."""
     size = len(content)
     if size == 0:
-        raise UserError(f"{file_name}: the file is empty (0 bytes)")
+        raise UserError(f"{file_name}: 文件是空的 / the file is empty (0 bytes)")
     if size > limits.max_bytes:
-        raise UserError(f"{file_name}: {size / MB:.0f} MB is over the {limits.max_bytes / MB:.0f} MB limit")
+        raise UserError(f"{file_name}: 文件过大 / {size / MB:.0f} MB is over the {limits.max_bytes / MB:.0f} MB limit")
     kind = sniff_type(content)
     if kind == "binary":
-        raise UserError(f"{file_name}: not a table (binary content that is neither xlsx, xls nor text)")
+        raise UserError(f"{file_name}: 不是表格 / not a table (binary content that is neither xlsx, xls nor text)")
     if kind == "zip":
-        raise UserError(f"{file_name}: a zip archive or a damaged xlsx, not a readable workbook")
+        raise UserError(f"{file_name}: 工作簿损坏或不是工作簿 / a zip archive or a damaged xlsx, not a readable workbook")
     if kind == "xlsx":
         _check_zip(content, file_name, limits)
     return kind
@@ -67,13 +67,13 @@ def _check_zip(content: bytes, file_name: str, limits: Limits) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(content)).infolist()
     except zipfile.BadZipFile as exc:
-        raise UserError(f"{file_name}: damaged workbook ({exc})") from None
+        raise UserError(f"{file_name}: 工作簿损坏 / damaged workbook ({exc})") from None
     if len(members) > limits.max_members:
-        raise UserError(f"{file_name}: {len(members)} parts inside the workbook, over the {limits.max_members} limit")
+        raise UserError(f"{file_name}: 工作簿结构异常 / {len(members)} parts inside the workbook, over the {limits.max_members} limit")
     total = sum(m.file_size for m in members)
     if total > limits.max_unzipped_bytes:
-        raise UserError(f"{file_name}: expands to {total / MB:.0f} MB, over the {limits.max_unzipped_bytes / MB:.0f} MB limit")
+        raise UserError(f"{file_name}: 解压后过大 / expands to {total / MB:.0f} MB, over the {limits.max_unzipped_bytes / MB:.0f} MB limit")
     worst = max(members, key=lambda m: m.file_size / max(m.compress_size, 1))
     ratio = worst.file_size / max(worst.compress_size, 1)
     if ratio > limits.max_ratio and worst.file_size > 10 * MB:
-        raise UserError(f"{file_name}: part {worst.filename!r} expands {ratio:.0f}-fold, which looks like a zip bomb")
+        raise UserError(f"{file_name}: 疑似压缩炸弹 / part {worst.filename!r} expands {ratio:.0f}-fold, which looks like a zip bomb")

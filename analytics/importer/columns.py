@@ -1,0 +1,121 @@
+"""Column names: the alias table (DATA_CONTRACT.md) and which fields each kind of file stores.
+
+Headers are matched after `header_key()`: normalise_text (full-width, spaces, case) plus dropping the
+marks people add to headers (`*姓名`, `姓名：`, `person_id` vs `person id`). Whatever does not match a
+field of the file's kind is kept in `extra`, so nothing the user gave is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from analytics.vocab import normalise_text
+
+KINDS = ("quarterly", "annual", "outcomes", "survey")
+
+# field -> accepted header spellings, Chinese first (the report lists them in this order).
+ALIASES: dict[str, tuple[str, ...]] = {
+    "person_id": ("人员编号", "工号", "编号", "人员代码", "身份编号", "person_id", "id", "staff_id", "employee_id"),
+    "name": ("姓名", "名字", "人员姓名", "name"),
+    "unit": ("单位", "单位名称", "所在单位", "工作单位", "unit", "organisation", "organization"),
+    "unit_type": ("单位类型", "单位类别", "单位性质", "unit_type"),
+    "section": ("内设机构", "科室", "处室", "部门", "股室", "所在科室", "section", "department"),
+    "position_level": ("职务层次", "层级", "职务类别", "人员层级", "position_level", "level"),
+    "rank": ("职务", "职级", "职务职级", "现任职务", "rank"),
+    "staff_type": ("人员类别", "人员身份", "身份", "staff_type"),
+    "lane": ("考核类别", "赛道", "分类", "考核分类", "lane"),
+    "year": ("年度", "考核年度", "年份", "year"),
+    "quarter": ("季度", "考核季度", "期次", "考核期次", "quarter", "period"),
+    "grade": ("等次", "考核等次", "平时考核等次", "审定等次", "考核结果", "平时考核结果", "grade"),
+    "score": ("得分", "分数", "综合得分", "总分", "考核得分", "score"),
+    "reviewer": ("评鉴人", "审核人", "考核人", "评价人", "主管领导", "reviewer"),
+    "annual_grade": ("年度考核等次", "年度等次", "年度考核结果", "annual_grade"),
+    "outcome": ("结果运用", "运用类型", "运用情况", "奖惩类型", "运用方式", "outcome"),
+    "date": ("日期", "时间", "运用日期", "决定日期", "date"),
+    "detail": ("说明", "备注", "事由", "detail", "note"),
+    "amount": ("金额", "金额（元）", "金额(元)", "amount"),
+}
+
+FIELD_ZH: dict[str, str] = {field: spellings[0] for field, spellings in ALIASES.items()}
+
+_PERSON_FIELDS = ("person_id", "name", "unit", "unit_type", "section", "position_level", "rank", "staff_type", "lane")
+# The fields each kind stores; other recognised columns (e.g. 备注 in a quarterly file) go to `extra`.
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "quarterly": _PERSON_FIELDS + ("year", "quarter", "grade", "score", "reviewer"),
+    "annual": _PERSON_FIELDS + ("year", "annual_grade", "score"),
+    "outcomes": ("person_id", "name", "unit", "date", "year", "outcome", "detail", "amount"),
+    "survey": (),
+}
+
+# Headers that are not fields but show a row is a header (序号, survey attributes ...).
+OTHER_HEADER_WORDS = frozenset(
+    {
+        "序号",
+        "备注",
+        "性别",
+        "年龄",
+        "年龄段",
+        "学历",
+        "政治面貌",
+        "民族",
+        "工作年限",
+        "工龄",
+        "出生年月",
+        "入职年份",
+        "no",
+        "remark",
+    }
+)
+# Survey questions: `1.您认为…`, `Q3 …`, `第5题`, or anything addressed to 您.
+_QUESTION = re.compile(r"^(?:\d{1,3}[.、．)）]|q\d{1,3}[.、．:：)]|第\d{1,3}题)|您")
+_MARKS = re.compile(r"[*＊:：_\-]")
+
+
+def header_key(header: str) -> str:
+    """Fold a header for alias matching: `＊ Person ID：` -> `personid`."""
+    return _MARKS.sub("", normalise_text(header))
+
+
+_LOOKUP: dict[str, str] = {header_key(alias): field for field, spellings in ALIASES.items() for alias in spellings}
+
+
+def field_of(header: str | None) -> str | None:
+    """The field a header names, or None."""
+    return _LOOKUP.get(header_key(header)) if header else None
+
+
+def is_question(header: str | None) -> bool:
+    """A survey question header (`1.您认为本单位…`)."""
+    return bool(header) and bool(_QUESTION.search(normalise_text(header)))
+
+
+def accepted_names(field: str) -> str:
+    """`等次, 考核等次, …, grade` for messages about a missing column."""
+    return ", ".join(ALIASES[field])
+
+
+def map_headers(headers: list[str], kind: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Map source headers to the kind's fields: ({header: field}, warnings as (zh, en)).
+
+    The first header naming a field wins; a second one (two score columns, say) is kept in `extra`.
+    """
+    allowed = set(KIND_FIELDS[kind])
+    mapping: dict[str, str] = {}
+    warnings: list[tuple[str, str]] = []
+    for header in headers:
+        field = field_of(header)
+        if kind == "annual" and field == "grade":
+            field = "annual_grade"  # an annual file often says just 等次
+        if field not in allowed:
+            continue
+        taken = next((h for h, f in mapping.items() if f == field), None)
+        if taken is None:
+            mapping[header] = field
+        else:
+            warnings.append(
+                (
+                    f"列「{header}」与「{taken}」同为 {field}：用「{taken}」，「{header}」存入 extra",
+                    f"columns '{header}' and '{taken}' both name {field}: '{taken}' used, '{header}' kept in extra",
+                )
+            )
+    return mapping, warnings

@@ -1,0 +1,110 @@
+"""Long and wide layouts -> one record per fact, with the source columns each value came from.
+
+Long: one row per person and period. Wide: one row per person and year with a column per quarter
+(`第一季度 … 第四季度`, `一季度`, `1季度`, `Q1`, also `2024Q1`), each cell a grade, optionally a score column
+next to it (`第一季度得分`). Wide rows are melted into long records; blank quarter cells give no record.
+Every record keeps its source row, the headers its values came from (for problem reports), the other
+columns as `extra` JSON, and the whole row as read (`__raw`, for rejected_rows).
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from analytics.importer.normalise import parse_quarter
+from analytics.vocab import normalise_text
+
+ROW, SHEET, RAW, REC = "__row", "__sheet", "__raw", "__rec"
+_SCORE_SUFFIX = re.compile(r"(得分|分数|分值|成绩|score)$")
+_GRADE_SUFFIX = re.compile(r"(考核等次|等次|考核结果|结果|grade)$")
+_NUMBER = r"^-?(?:0|[1-9]\d*)(?:\.\d+)?$"
+
+
+def col(field: str) -> str:
+    """Name of the column holding the source header a field's value came from."""
+    return f"__col_{field}"
+
+
+def quarter_column(header: str) -> tuple[int | None, int, bool] | None:
+    """(year or None, quarter, is a score column) for a wide quarter header, else None.
+
+    >>> quarter_column("第一季度"), quarter_column("Q2得分"), quarter_column("季度")
+    ((None, 1, False), (None, 2, True), None)
+    """
+    key = normalise_text(header)
+    is_score = bool(_SCORE_SUFFIX.search(key))
+    key = _SCORE_SUFFIX.sub("", key) if is_score else _GRADE_SUFFIX.sub("", key)
+    if not re.search(r"季|q", key):  # a bare `1` is a column number, not a quarter
+        return None
+    parsed = parse_quarter(key)
+    return None if parsed is None else (parsed[0], parsed[1], is_score)
+
+
+def wide_columns(headers: list[str]) -> dict[str, tuple[str, str | None]]:
+    """{quarter grade header: (header, score header or None)} for the wide quarter columns of a table."""
+    grades: dict[tuple[int | None, int], str] = {}
+    scores: dict[tuple[int | None, int], str] = {}
+    for header in headers:
+        parsed = quarter_column(header)
+        if parsed is not None:
+            year, quarter, is_score = parsed
+            (scores if is_score else grades).setdefault((year, quarter), header)
+    return {header: (header, scores.get(key)) for key, header in grades.items()}
+
+
+def layout_of(headers: list[str], mapping: dict[str, str]) -> str:
+    """'wide' when quarters are columns (and no quarter column says otherwise), else 'long'."""
+    has_long = "quarter" in mapping.values() and "grade" in mapping.values()
+    return "wide" if not has_long and len(wide_columns(headers)) >= 1 else "long"
+
+
+def records(body: pl.DataFrame, headers: list[str], mapping: dict[str, str], layout: str, sheet: str | None):
+    """One record per fact: field columns (text as read), ROW, SHEET, `__col_<field>`, extra, RAW."""
+    wide = wide_columns(headers) if layout == "wide" else {}
+    if wide:  # the quarter columns carry quarter, grade and score; same-named columns elsewhere go to extra
+        mapping = {h: f for h, f in mapping.items() if f not in ("quarter", "grade", "score")}
+    used = set(mapping) | {h for pair in wide.values() for h in pair if h}
+    others = [h for h in headers if h not in used]
+    base = body.with_columns(
+        _extra(body, others).alias("extra"),
+        pl.struct(headers).struct.json_encode().alias(RAW),
+        pl.lit(sheet, dtype=pl.Utf8).alias(SHEET),
+    )
+    fields = [pl.col(h).alias(f) for h, f in mapping.items()]
+    sources = [pl.lit(h).alias(col(f)) for h, f in mapping.items()]
+    keep = [pl.col(ROW), pl.col(SHEET), pl.col("extra"), pl.col(RAW)]
+    if layout == "long":
+        return base.select(fields + sources + keep)
+    parts = [
+        base.select(
+            *fields,
+            *sources,
+            *keep,
+            pl.lit(grade_header).alias("quarter"),
+            pl.col(grade_header).alias("grade"),
+            (pl.col(score_header) if score_header else pl.lit(None, dtype=pl.Utf8)).alias("score"),
+            pl.lit(grade_header).alias(col("quarter")),
+            pl.lit(grade_header).alias(col("grade")),
+            pl.lit(score_header or grade_header).alias(col("score")),
+        ).filter(pl.col("grade").is_not_null())
+        for grade_header, score_header in wide.values()
+    ]
+    return pl.concat(parts).sort([ROW], maintain_order=True)
+
+
+def _extra(body: pl.DataFrame, others: list[str]) -> pl.Expr:
+    """Columns we do not model, as a JSON object; numeric columns stay numbers ({"工作实绩": 88.5})."""
+    if not others:
+        return pl.lit(None, dtype=pl.Utf8)
+    values = [_typed(body, h) for h in others]
+    return pl.struct(values).struct.json_encode()
+
+
+def _typed(body: pl.DataFrame, header: str) -> pl.Expr:
+    filled = body[header].drop_nulls()
+    if filled.len() and filled.str.contains(_NUMBER).all():
+        kind = pl.Int64 if not filled.str.contains(r"\.").any() else pl.Float64
+        return pl.col(header).cast(kind, strict=False).alias(header)
+    return pl.col(header)

@@ -1,0 +1,273 @@
+"""Writing imports to the store: one transaction per file, content-hash dedupe, originals kept, undo.
+
+The same content imported twice (same kind) adds nothing. The original bytes are kept under
+originals_dir(db)/<sha256>, so a refused row or an undone import loses nothing. A record that repeats
+one already stored (same person and period, same grade) is skipped; one that contradicts it is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from analytics import store
+from analytics.errors import UserError
+from analytics.importer import pipeline, validate
+from analytics.importer.layout import RAW, REC
+from analytics.importer.result import ImportResult, public_problems
+from analytics.schema import IMPORTED_TABLES
+from analytics.store import quote_ident
+
+STORE_KEYS = {"quarterly": ("person_id", "year", "quarter"), "annual": ("person_id", "year")}
+OUTCOME_SAME = ("person_id", "date", "year", "outcome_raw", "detail", "amount")
+
+
+class _Refused(Exception):
+    """Raised inside the transaction to roll it back when the store shows conflicts."""
+
+    def __init__(self, problems: pl.DataFrame, notes: list):
+        super().__init__("refused")
+        self.problems, self.notes = problems, notes
+
+
+def sha256_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def result_of(prepared: pipeline.Prepared, status: str, problems: pl.DataFrame, **counts) -> ImportResult:
+    return ImportResult(
+        status=status, file_name=prepared.file_name, kind=prepared.kind, layout=prepared.layout,
+        header_row=prepared.header_row, encoding=prepared.encoding, notes=list(prepared.notes),
+        ignored_footer_rows=prepared.ignored_rows, problems=public_problems(problems), sheets=prepared.sheets, **counts,
+    )  # fmt: skip
+
+
+def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: bool, user: str | None) -> ImportResult:
+    """Write a checked file in one transaction; refused (store untouched) when it has problems and not partial."""
+    if prepared.problems.height and not partial:
+        return result_of(prepared, "refused", prepared.problems)
+    digest = sha256_of(content)
+    path = store.db_path(db)
+    try:
+        con = store.connect(path)
+    except duckdb.Error as exc:
+        raise UserError(f"无法打开数据库 cannot open the store {path}: {exc}") from None
+    try:
+        with store.transaction(con):
+            earlier = con.execute(
+                "SELECT import_id FROM imports WHERE sha256 = ? AND kind = ? AND status <> 'undone' ORDER BY import_id",
+                [digest, prepared.kind],
+            ).fetchone()
+            if earlier:
+                result = result_of(prepared, "duplicate", prepared.problems.clear(), import_id=earlier[0])
+                result.notes.append(
+                    (f"相同内容已于导入 #{earlier[0]} 导入，本次未添加任何数据",
+                     f"the same content was imported as #{earlier[0]}; nothing added")
+                )  # fmt: skip
+                return result
+            return _write(con, path, prepared, content, digest, partial, user)
+    except _Refused as refused:
+        prepared.notes.extend(refused.notes)
+        return result_of(prepared, "refused", refused.problems)
+    finally:
+        con.close()
+
+
+def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool, user) -> ImportResult:
+    notes: list = []
+    if prepared.kind == "survey":
+        problems, rows = prepared.problems, None
+    else:
+        rows = pipeline.fact_rows(prepared)
+        store_problems, repeated = _against_store(con, prepared, rows)
+        notes.extend(_repeat_note(repeated))
+        problems = pl.concat([prepared.problems, store_problems])
+        if problems.height and not partial:
+            raise _Refused(problems, notes)
+        rows = rows.join(problems.select(REC), on=REC, how="anti").join(repeated.select(REC), on=REC, how="anti")
+    import_id = con.execute("SELECT nextval('import_seq')").fetchone()[0]
+    if rows is None:
+        stored = _insert_survey(con, prepared, import_id)
+    else:
+        stored = store.insert_frame(
+            con, prepared.kind, rows.drop(REC, RAW).with_columns(pl.lit(import_id, pl.Int32).alias("import_id"))
+        )
+    rejected = _insert_rejected(con, prepared, problems, import_id)
+    status = "partial" if partial and problems.height else "imported"
+    prepared.notes.extend(notes)
+    _insert_import(con, prepared, import_id, digest, stored, rejected, status, user)
+    keep_original(path, digest, content)
+    return result_of(prepared, status, problems, import_id=import_id, rows=stored, rejected=rejected)
+
+
+def _against_store(con, prepared, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(problems for records contradicting stored ones, records already stored as they are)."""
+    kind = prepared.kind
+    none = rows.head(0).select(REC)
+    if kind in STORE_KEYS:
+        grade = validate.GRADE_FIELD[kind]
+        keys = STORE_KEYS[kind]
+        on = " AND ".join(f"s.{quote_ident(k)} = i.{quote_ident(k)}" for k in keys)
+        sql = (
+            f"SELECT i.{quote_ident(REC)}, s.import_id, s.source_row, s.source_sheet, s.{quote_ident(grade)} AS stored, "
+            f"s.{quote_ident(grade)} = i.{quote_ident(grade)} AS same FROM _incoming i JOIN {quote_ident(kind)} s ON {on}"
+        )
+        found = _query_with(con, rows.select(REC, *keys, grade), sql)
+        if found.height == 0:
+            return validate.empty_problems(), none
+        same = found.filter(pl.col("same"))
+        clash = prepared.facts.join(found.filter(~pl.col("same")), on=REC, how="inner")
+        return _store_conflicts(clash, grade, prepared.file_name), same.select(REC, "import_id")
+    if kind == "outcomes":
+        on = " AND ".join(f"s.{quote_ident(k)} IS NOT DISTINCT FROM i.{quote_ident(k)}" for k in OUTCOME_SAME)
+        sql = f"SELECT DISTINCT i.{quote_ident(REC)}, s.import_id FROM _incoming i JOIN outcomes s ON {on}"
+        found = _query_with(con, rows.select(REC, *OUTCOME_SAME), sql)
+        return validate.empty_problems(), found
+    return validate.empty_problems(), none
+
+
+def _query_with(con, frame: pl.DataFrame, sql: str) -> pl.DataFrame:
+    con.register("_incoming", frame.to_arrow())
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.unregister("_incoming")
+
+
+def _store_conflicts(clash: pl.DataFrame, grade: str, file: str) -> pl.DataFrame:
+    sheet = pl.col("source_sheet")
+    at_zh = pl.concat_str(
+        [pl.lit("导入 #"), pl.col("import_id").cast(pl.Utf8),
+         pl.when(sheet.is_not_null()).then(pl.lit(" 工作表「") + sheet + pl.lit("」")).otherwise(pl.lit(" ")),
+         pl.lit("第 "), pl.col("source_row").cast(pl.Utf8), pl.lit(" 行为 "), pl.col("stored")]
+    )  # fmt: skip
+    at_en = pl.concat_str(
+        [pl.lit("import #"), pl.col("import_id").cast(pl.Utf8),
+         pl.when(sheet.is_not_null()).then(pl.lit(" sheet '") + sheet + pl.lit("'")).otherwise(pl.lit("")),
+         pl.lit(" row "), pl.col("source_row").cast(pl.Utf8), pl.lit(" has "), pl.col("stored")]
+    )  # fmt: skip
+    zh, en = validate.REASONS["conflict_store"]
+    undo_it = pl.col("import_id").cast(pl.Utf8)
+    reason = (
+        pl.concat_str([pl.lit(zh + "："), at_zh, pl.lit("；若本文件是更正，先撤销该导入（python -m analytics undo "),
+                       undo_it, pl.lit("）")]),
+        pl.concat_str([pl.lit(en + ": "), at_en, pl.lit("; if this file corrects it, undo that import first "
+                       "(python -m analytics undo "), undo_it, pl.lit(")")]),
+    )  # fmt: skip
+    accepted = "与库中一致，或先撤销旧导入 / agree with the store, or undo the older import"
+    return validate.problems_where(clash, pl.lit(True), grade, "conflict_store", accepted, file, reason)
+
+
+def _repeat_note(repeated: pl.DataFrame) -> list:
+    if repeated.height == 0:
+        return []
+    ids = "、".join(f"#{i}" for i in sorted(repeated["import_id"].unique().to_list()))
+    n = repeated[REC].n_unique()
+    return [
+        (
+            f"{n} 条记录已在库中（导入 {ids}），未重复存入",
+            f"{n} records are already in the store (import {ids}); not added again",
+        )
+    ]
+
+
+def _insert_survey(con, prepared, import_id: int) -> int:
+    for table, frame in prepared.survey.items():
+        store.insert_frame(con, table, frame.with_columns(pl.lit(import_id, pl.Int32).alias("import_id")))
+    return prepared.survey["survey_respondents"].height
+
+
+def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int) -> int:
+    """One rejected_rows row per problem, with the whole source row as read; returns refused source rows."""
+    if problems.height == 0:
+        return 0
+    raw = prepared.facts.select(REC, RAW) if RAW in prepared.facts.columns else None
+    frame = problems if raw is None else problems.join(raw, on=REC, how="left")
+    rejected = frame.select(
+        pl.lit(import_id, pl.Int32).alias("import_id"),
+        pl.col("sheet").alias("source_sheet"),
+        pl.col("row").alias("source_row"),
+        pl.col("column"),
+        pl.col("value"),
+        pl.concat_str(
+            [pl.col("reason_zh"), pl.lit(" / "), pl.col("reason"), pl.lit("；可用 accepted: "), pl.col("accepted")]
+        ).alias("reason"),
+        (pl.col(RAW) if raw is not None else pl.lit(None, pl.Utf8)).alias("raw"),
+    )
+    store.insert_frame(con, "rejected_rows", rejected)
+    return problems.select("sheet", "row").unique().height
+
+
+def _insert_import(con, prepared, import_id, digest, stored, rejected, status, user) -> None:
+    warnings = json.dumps([f"{zh} / {en}" for zh, en in prepared.notes], ensure_ascii=False)
+    row = pl.DataFrame(
+        {
+            "import_id": [import_id], "kind": [prepared.kind], "file_name": [prepared.file_name], "sha256": [digest],
+            "rows": [stored], "rejected": [rejected], "imported_at": [datetime.now()], "status": [status],
+            "layout": [prepared.layout], "encoding": [prepared.encoding], "header_row": [prepared.header_row],
+            "warnings": [warnings], "imported_by": [user],
+        },
+        schema_overrides={"import_id": pl.Int32, "rows": pl.Int32, "rejected": pl.Int32, "header_row": pl.Int32,
+                          "encoding": pl.Utf8, "imported_by": pl.Utf8},
+    )  # fmt: skip
+    store.insert_frame(con, "imports", row)
+
+
+def keep_original(db: Path, digest: str, content: bytes) -> Path:
+    """The original bytes under originals_dir(db)/<sha256> (written once; the name is the hash, never the user's)."""
+    folder = store.originals_dir(db)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / digest
+    if not target.exists():
+        partial = folder / f".{digest}.{os.getpid()}.tmp"
+        partial.write_bytes(content)
+        os.replace(partial, target)
+    return target
+
+
+def list_imports(db=None) -> pl.DataFrame:
+    """Every import, newest last (an empty frame when there is no store yet)."""
+    path = store.db_path(db)
+    if not path.exists():
+        from analytics.schema import IMPORTS
+
+        return IMPORTS.empty()
+    con = store.connect(path, read_only=True)
+    try:
+        return con.sql("SELECT * FROM imports ORDER BY import_id").pl()
+    finally:
+        con.close()
+
+
+def undo(db, import_id: int) -> int:
+    """Remove one import's rows from every imported table and mark it 'undone'; the original stays."""
+    path = store.db_path(db)
+    if not path.exists():
+        raise UserError(f"没有数据库 no store at {path}")
+    con = store.connect(path)
+    try:
+        found = con.execute("SELECT status FROM imports WHERE import_id = ?", [import_id]).fetchone()
+        if found is None:
+            raise UserError(
+                f"没有编号为 {import_id} 的导入 / no import with id {import_id} (see `python -m analytics imports`)"
+            )
+        if found[0] == "undone":
+            raise UserError(f"导入 #{import_id} 已撤销 / import #{import_id} was already undone")
+        removed = 0
+        with store.transaction(con):
+            for table in IMPORTED_TABLES:
+                removed += (
+                    con.execute(f"DELETE FROM {quote_ident(table)} WHERE import_id = ? RETURNING 1", [import_id])
+                    .pl()
+                    .height
+                )
+            con.execute("UPDATE imports SET status = 'undone' WHERE import_id = ?", [import_id])
+        return removed
+    finally:
+        con.close()

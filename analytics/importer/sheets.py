@@ -1,0 +1,196 @@
+"""Files -> grids of text cells, one per sheet, with the row number a person sees beside each row.
+
+Workbooks (.xlsx, .xls) are read with fastexcel (calamine), every sheet, every cell as text. Delimited
+files (.csv, .txt) are decoded (decode.py), their delimiter sniffed from the first rows, and parsed by
+Polars. The format is told by the content (zip, OLE2 or text), not by the file name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+import zipfile
+from dataclasses import dataclass
+from xml.etree import ElementTree
+
+import fastexcel
+import polars as pl
+
+from analytics.errors import UserError
+from analytics.importer import header as header_mod
+from analytics.importer.decode import to_utf8
+
+ROW = "__row"  # row number as the user sees it (Excel row, CSV line)
+DELIMITERS = (",", "\t", ";", "|", "，")
+_SNIFF_BYTES = 256 * 1024
+_ZIP, _OLE2 = b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One grid of text cells: columns c0..cN plus ROW; `name` is None for delimited files."""
+
+    name: str | None
+    grid: pl.DataFrame
+
+
+def file_format(content: bytes) -> str:
+    """'xlsx', 'xls' or 'text', from the first bytes."""
+    if content.startswith(_ZIP):
+        return "xlsx"
+    if content.startswith(_OLE2):
+        return "xls"
+    return "text"
+
+
+def read_sheets(content: bytes, file_name: str) -> tuple[list[Sheet], str | None]:
+    """(sheets, text encoding or None for workbooks); UserError for empty or unreadable files."""
+    if not content.strip():
+        raise UserError(f"{file_name}: 文件是空的 / the file is empty")
+    kind = file_format(content)
+    if kind == "text" and file_name.lower().endswith((".xlsx", ".xlsm", ".xls")):
+        raise UserError(
+            f"{file_name}: 文件名是 Excel，但内容不是 Excel 工作簿（已损坏、被截断或不是表格） / "
+            f"named like a workbook but not one: corrupt, truncated or not a table"
+        )
+    if kind == "text":
+        utf8, encoding = to_utf8(content, file_name)
+        return [_delimited(utf8, file_name)], encoding
+    return _workbook(content, file_name, kind), None
+
+
+# --- workbooks -------------------------------------------------------------------------------------------
+
+
+def _workbook(content: bytes, file_name: str, kind: str) -> list[Sheet]:
+    try:
+        reader = fastexcel.read_excel(content)
+        first_rows = _xlsx_first_rows(content) if kind == "xlsx" else {}
+        sheets = []
+        for name in reader.sheet_names:
+            frame = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+            if frame.height == 0:
+                continue
+            frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
+            start = first_rows.get(name, 1)
+            sheets.append(Sheet(name, frame.with_row_index(ROW, offset=start).with_columns(pl.col(ROW).cast(pl.Int32))))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # calamine errors and panics on corrupt input alike
+        raise UserError(
+            f"{file_name}: 工作簿已损坏或不完整，无法读取（{_short(exc)}）。请在 Excel 中打开并另存为 xlsx 后重试。"
+            f" / the workbook is corrupt or truncated and cannot be read; open it in Excel and save it again as xlsx"
+        ) from None
+    if not sheets:
+        raise UserError(f"{file_name}: 工作簿里没有任何数据 / the workbook has no data in any sheet")
+    return sheets
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+def _xlsx_first_rows(content: bytes) -> dict[str, int]:
+    """Excel row number of the first non-empty cell of each sheet.
+
+    calamine returns a sheet from its first non-empty row, so a sheet whose title sits on row 3 would
+    otherwise be numbered from 1; this reads just enough of each sheet's XML to know the offset.
+    """
+    with zipfile.ZipFile(io.BytesIO(content)) as book:
+        ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+        rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+        workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+        targets = {r.get("Id"): r.get("Target", "") for r in rels}
+        rows = {}
+        for sheet in workbook.iterfind("m:sheets/m:sheet", ns):
+            target = targets.get(sheet.get(rel_ns), "")
+            path = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            if path in book.namelist():
+                rows[sheet.get("name")] = _first_value_row(book, path)
+        return rows
+
+
+def _first_value_row(book: zipfile.ZipFile, path: str) -> int:
+    row_number = 0
+    with book.open(path) as stream:
+        for _, element in ElementTree.iterparse(stream, events=("end",)):
+            tag = element.tag.rsplit("}", 1)[-1]
+            if tag == "c":
+                if any(child.tag.rsplit("}", 1)[-1] in ("v", "is") for child in element):
+                    ref = re.sub(r"[A-Z$]", "", element.get("r", ""))
+                    return int(ref) if ref.isdigit() else max(row_number, 1)
+            elif tag == "row":
+                row_number = int(element.get("r", row_number + 1))
+                element.clear()
+    return 1
+
+
+# --- delimited text --------------------------------------------------------------------------------------
+
+
+def _delimited(utf8: bytes, file_name: str) -> Sheet:
+    head = utf8[:_SNIFF_BYTES].decode("utf-8", errors="ignore")
+    delimiter, records, header_index = _sniff(head, file_name)
+    header_line = _line_of_record(head, delimiter, header_index)
+    width = max(len(r) for r in records[header_index:])
+    schema = {f"c{i}": pl.Utf8 for i in range(width)}
+    try:
+        grid = pl.read_csv(
+            utf8,
+            has_header=False,
+            skip_rows=header_index,
+            schema=schema,
+            separator=delimiter,
+            truncate_ragged_lines=True,
+            quote_char='"',
+            raise_if_empty=False,
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise UserError(
+            f"{file_name}: 无法按表格解析，请检查引号是否成对（{_short(exc)}） / cannot be parsed as a table: check for unbalanced quotes"
+        ) from None
+    return Sheet(None, grid.with_columns(_line_numbers(grid, header_line).alias(ROW)))
+
+
+def _sniff(head: str, file_name: str) -> tuple[str, list[list[str]], int]:
+    """(delimiter, first records, index of the header record): the delimiter that shows a header best."""
+    best = None
+    for delimiter in DELIMITERS:
+        records = list(_first_records(head, delimiter))
+        index, score = header_mod.find_header(records)
+        if index is not None and (best is None or score > best[3]):
+            best = (delimiter, records, index, score)
+    if best is None:
+        raise header_mod.no_header_error(file_name, None, list(_first_records(head, _likely_delimiter(head))))
+    return best[0], best[1], best[2]
+
+
+def _first_records(head: str, delimiter: str):
+    reader = csv.reader(io.StringIO(head), delimiter=delimiter)
+    try:
+        yield from itertools.islice(reader, header_mod.HEADER_SEARCH_ROWS)
+    except csv.Error:
+        return
+
+
+def _likely_delimiter(head: str) -> str:
+    first = head.split("\n", 1)[0]
+    return max(DELIMITERS, key=first.count)
+
+
+def _line_of_record(head: str, delimiter: str, index: int) -> int:
+    """Line number (1-based) of record `index`, counting quoted line breaks as the csv module does."""
+    reader = csv.reader(io.StringIO(head), delimiter=delimiter)
+    for _ in range(index + 1):
+        next(reader)
+    return reader.line_num
+
+
+def _line_numbers(grid: pl.DataFrame, header_line: int) -> pl.Expr:
+    """Line where each record starts: one line per record plus line breaks inside quoted cells."""
+    breaks = pl.sum_horizontal([pl.col(c).str.count_matches("\n").fill_null(0) for c in grid.columns])
+    before = breaks.cum_sum().shift(1, fill_value=0)
+    return (pl.int_range(pl.len()) + header_line + before).cast(pl.Int32)
