@@ -104,6 +104,7 @@ class Outliers:
     n_estimators: int = 200
     top_features: int = 3
     min_graded: int = 8  # graded people a unit-quarter needs before it enters the model (shares of 5 jump by 20%)
+    min_quarters_flagged: int = 3  # outlying quarters before a unit is reported (one odd quarter, and the change back, is thin evidence)
 
 
 @dataclass(frozen=True)
