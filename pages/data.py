@@ -1,0 +1,178 @@
+"""数据导入: upload exports, preview what the importer understood, import (or partially import), undo.
+
+Several files at once; each is previewed with its detected kind, layout, header row and encoding,
+the first rows as they will be stored, and every problem. Import is all-or-nothing per file unless
+partial import is chosen (good rows stored, refused rows kept with their reasons).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import i18n
+from analytics.errors import UserError
+from analytics.importer import import_bytes, list_imports, preview_bytes, undo
+from pages import _ui as ui
+
+tr = ui.tr
+ui.page_setup(
+    "数据导入",
+    "Data import",
+    (
+        "支持 xlsx、xls、csv（UTF-8、GBK/GB18030 均可）；标题行、表尾签名会自动识别。",
+        "xlsx, xls and csv (UTF-8 or GBK/GB18030); title rows and signature footers are recognised.",
+    ),
+)
+lang = ui.lang()
+KINDS = {
+    None: ("自动识别", "Detect"),
+    "quarterly": ("平时考核", "Quarterly"),
+    "annual": ("年度考核", "Annual"),
+    "outcomes": ("结果运用", "Outcomes"),
+    "survey": ("问卷", "Survey"),
+}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _preview(content: bytes, file_name: str, kind: str | None):
+    """The importer's preview, cached by the file's bytes; errors come back as text."""
+    try:
+        return preview_bytes(content, file_name, kind), None
+    except UserError as exc:
+        return None, str(exc)
+
+
+def show_preview(preview, error: str | None) -> None:
+    if error:
+        st.error(error, icon=":material/error:")
+        return
+    cols = st.columns(5)
+    cols[0].metric(tr("类型", "Kind"), i18n.pick(KINDS.get(preview.kind, (preview.kind, preview.kind)), lang))
+    cols[1].metric(
+        tr("版式", "Layout"),
+        {"long": tr("长表", "long"), "wide": tr("宽表", "wide")}.get(preview.layout, preview.layout),
+    )
+    cols[2].metric(tr("表头行", "Header row"), preview.header_row)
+    cols[3].metric(tr("编码", "Encoding"), preview.encoding or "—")
+    cols[4].metric(tr("记录数", "Records"), f"{preview.total_records:,}")
+    sheets = [s for s in preview.sheets if s]
+    if sheets:
+        st.caption(tr("工作表：", "Sheets: ") + "、".join(sheets))
+    if preview.ignored_footer_rows:
+        st.caption(tr("已忽略的表尾行：", "Footer rows ignored: ") + ", ".join(map(str, preview.ignored_footer_rows)))
+    for zh, en in preview.notes:
+        st.warning(en if lang == "en" else zh)
+    problems = i18n.problem_table(preview.problems, lang)
+    if problems.height:
+        st.error(
+            tr(
+                f"发现 {problems.height} 个问题：默认导入将整份拒收；可选择“部分导入”只存入无问题的行。",
+                f"{problems.height} problems: a normal import refuses the whole file; a partial import stores the good rows.",
+            )
+        )
+        ui.show_table(problems, height=min(420, 38 + 35 * problems.height))
+        ui.downloads(problems, f"problems_{preview.file_name}", key=f"dl_prob_{preview.file_name}")
+    else:
+        st.success(tr("未发现问题，可以导入。", "No problems found: ready to import."))
+    with st.expander(
+        tr("列对应与前 20 行（按导入后的样子）", "Column mapping and the first 20 rows (as they will be stored)")
+    ):
+        st.caption("、".join(f"{h} → {i18n.column_label(f, lang)}" for h, f in preview.mapping.items()))
+        ui.show_table(preview.rows, height=300)
+
+
+uploads = st.file_uploader(
+    tr("选择文件（可多选）", "Choose files (several at once)"),
+    type=["xlsx", "xls", "csv", "txt"],
+    accept_multiple_files=True,
+    key="uploads",
+)
+kind = st.selectbox(
+    tr("文件类型", "Kind of file"),
+    list(KINDS),
+    format_func=lambda k: i18n.pick(KINDS[k], lang),
+    key="upload_kind",
+    help=tr("一般无需选择，系统按表头识别。", "Usually detected from the headers."),
+)
+
+if uploads:
+    files = [(f.name, f.getvalue()) for f in uploads]
+    for name, content in files:
+        with st.container(border=True):
+            st.markdown(f"**{name}**")
+            show_preview(*_preview(content, name, kind))
+    partial = st.checkbox(
+        tr(
+            "部分导入：存入无问题的行，有问题的行连同原因另存",
+            "Partial import: store the good rows, keep refused rows with their reasons",
+        ),
+        key="partial",
+    )
+    if st.button(
+        tr(f"导入 {len(files)} 个文件", f"Import {len(files)} file(s)"),
+        type="primary",
+        icon=":material/upload:",
+        key="do_import",
+    ):
+        progress = st.progress(0.0, text=tr("正在导入……", "Importing…"))
+        results = []
+        for i, (name, content) in enumerate(files, start=1):
+            progress.progress(
+                (i - 1) / len(files),
+                text=tr(f"正在导入 {name}（{i}/{len(files)}）", f"Importing {name} ({i}/{len(files)})"),
+            )
+            try:
+                result = import_bytes(
+                    ui.store_path(), content, name, kind=kind, partial=partial, user=st.session_state.get("user_name")
+                )
+                results.append((name, result.status, result.report(lang), result.problems))
+            except UserError as exc:
+                results.append((name, "refused", str(exc), None))
+            ui.audit("import", name, {"status": results[-1][1]})
+        progress.progress(1.0, text=tr("完成", "Done"))
+        ui.clear_caches()
+        st.session_state["import_results"] = results
+
+for name, status, text, problems in st.session_state.get("import_results", []):
+    good = status in ("imported", "partial", "duplicate")
+    label = i18n.pick(i18n.CODE_LABELS["status"].get(status, (status, status)), lang)
+    (st.success if good else st.error)(f"{name}：{label}" if lang == "zh" else f"{name}: {label}")
+    st.text(text)
+    if problems is not None and problems.height:
+        ui.show_table(i18n.problem_table(problems, lang), height=min(420, 38 + 35 * problems.height))
+
+st.divider()
+st.markdown(tr("#### 导入记录", "#### Import history"))
+history = list_imports(ui.store_path())
+if history.height == 0:
+    st.caption(tr("还没有导入记录。", "Nothing imported yet."))
+else:
+    shown = i18n.code_labels(
+        i18n.code_labels(history.drop("sha256", "warnings"), "status", lang), "kind", lang, "import_kind"
+    )
+    ui.show_table(shown, height=min(360, 38 + 35 * history.height))
+    live = [i for i, status in zip(history["import_id"], history["status"], strict=True) if status != "undone"]
+    if live:
+        with st.container(horizontal=True, vertical_alignment="bottom"):
+            chosen = st.selectbox(
+                tr("撤销导入", "Undo an import"),
+                list(reversed(live)),
+                key="undo_id",
+                width=200,
+                format_func=lambda i: f"#{i}",
+            )
+            sure = st.checkbox(tr("确认撤销（原始文件仍保留）", "Confirm (the original file is kept)"), key="undo_sure")
+            if st.button(tr("撤销", "Undo"), disabled=not sure, icon=":material/undo:"):
+                try:
+                    removed = undo(ui.store_path(), int(chosen))
+                    ui.audit("undo", f"import #{chosen}", {"rows": removed})
+                    ui.clear_caches()
+                    st.session_state["undo_message"] = tr(
+                        f"已撤销导入 #{chosen}，删除 {removed} 行。",
+                        f"Import #{chosen} undone: {removed} rows removed.",
+                    )
+                    st.rerun()
+                except UserError as exc:
+                    st.error(str(exc))
+if msg := st.session_state.pop("undo_message", None):
+    st.success(msg)

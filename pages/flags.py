@@ -1,0 +1,142 @@
+"""预警核查: the inspector's ranked list of flags, each with its evidence, and the inspection report.
+
+Sort by strength or q-value, filter by kind (units and lane come from the sidebar); pick a flag
+(or arrive from the overview with ?flag=ID) to see its evidence: for rotation the person x quarter
+grid and the count histogram against random allocation, for leniency and quota the funnel plot and
+the grade mix against the lane, the plain-language sentence, and the nesting caveat where it applies.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import i18n, overview, report
+from pages import _ui as ui
+
+tr = ui.tr
+ui.page_setup(
+    "预警核查",
+    "Flags",
+    (
+        "每条预警都说明检验了什么、与什么比较、有多强、证据有多少；预警是核查线索，不是结论。",
+        "Each flag says what was tested, against what, how strongly and on how much evidence; "
+        "a flag is a lead to check, not a verdict.",
+    ),
+)
+ui.require_data()
+lang = ui.lang()
+flags = ui.flags()
+for failure in st.session_state.get("detector_errors", []):
+    st.warning(tr(f"检测器运行出错，结果暂缺：{failure}", f"A detector failed and its flags are missing: {failure}"))
+
+c1, c2, c3 = st.columns([2.2, 1.2, 1])
+kinds = c1.multiselect(
+    tr("预警类型", "Kinds"),
+    flags["kind"].unique().sort().to_list(),
+    key="flag_kinds",
+    format_func=lambda k: i18n.kind_label(k, lang),
+    placeholder=tr("全部类型", "All kinds"),
+)
+ORDERS = {"severity": tr("强度", "Severity"), "q_value": tr("q 值", "q-value")}
+order = c2.segmented_control(
+    tr("排序", "Sort by"), list(ORDERS), key="flag_sort", default="severity", format_func=ORDERS.get, required=True
+)
+floor = c3.slider(tr("最低强度", "Minimum severity"), 0.0, 1.0, 0.0, 0.05, key="flag_min_severity")
+chosen = overview.select_flags(flags, tuple(kinds), floor, order or "severity")
+
+if chosen.height == 0:
+    st.success(tr("当前筛选范围内没有预警。", "No flags within the current filters."))
+    st.stop()
+
+table = overview.flag_list(chosen, lang)
+event = ui.show_table(
+    table,
+    height=280,
+    key="flag_table",
+    selectable=True,
+    column_config={
+        "severity": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+        "q_value": st.column_config.NumberColumn(format="%.2g"),
+        "evidence": st.column_config.TextColumn(width="large"),
+        "flag_id": None,
+    },
+)
+picked = event.selection.rows if event is not None else []
+ids = chosen["flag_id"].to_list()
+if picked:
+    flag_id = ids[picked[0]]
+    st.query_params["flag"] = flag_id
+else:
+    asked = st.query_params.get("flag")
+    flag_id = asked if asked in ids else ids[0]
+flag = chosen.row(ids.index(flag_id), named=True)
+
+# --- evidence of the chosen flag
+st.markdown(
+    f"#### {i18n.kind_label(flag['kind'], lang)} · {flag['subject']}"
+    + (f" · {flag['unit']}" if flag["unit"] and flag["unit"] != flag["subject"] else "")
+)
+m = st.columns(4)
+m[0].metric(tr("强度", "Severity"), f"{flag['severity']:.2f}")
+m[1].metric(tr("p 值", "p-value"), "—" if flag["p_value"] is None else f"{flag['p_value']:.2g}")
+m[2].metric(tr("q 值", "q-value"), "—" if flag["q_value"] is None else f"{flag['q_value']:.2g}")
+m[3].metric(tr("证据量", "Evidence size"), f"{flag['n']:,}" if flag["n"] is not None else "—")
+st.info(flag["evidence_en"] if lang == "en" else flag["evidence_zh"], icon=":material/search:")
+caveat = flag["caveat_en"] if lang == "en" else flag["caveat_zh"]
+if caveat:
+    st.warning(caveat, icon=":material/warning:")
+st.caption(
+    tr(
+        f"期间：{flag['period_from']}–{flag['period_to']} · 赛道：{flag['lane']} · 统计量：{flag['statistic']}",
+        f"Period: {flag['period_from']}–{flag['period_to']} · lane: {flag['lane']} · statistic: {flag['statistic']}",
+    )
+)
+
+try:
+    evidence = ui.call(report.flag_evidence, ui.FULL, ui.SETTINGS, flag, lang)
+except Exception as exc:  # evidence that cannot be drawn must not hide the flag itself
+    st.warning(
+        tr(
+            f"无法生成此预警的证据图表：{type(exc).__name__}",
+            f"Could not build this flag's evidence: {type(exc).__name__}",
+        )
+    )
+    evidence = report.Evidence()
+figures = evidence.figures
+for start in range(0, len(figures), 2):
+    cols = st.columns(2) if len(figures) - start > 1 else [st.container()]
+    for col, (key, fig) in zip(cols, figures[start : start + 2], strict=False):
+        with col:
+            ui.plot(fig, key=f"ev_{key}")
+for key, (title, frame) in evidence.tables.items():
+    with st.expander(f"{title}（{frame.height}）" if lang == "zh" else f"{title} ({frame.height})"):
+        ui.show_table(frame, height=min(400, 38 + 35 * frame.height))
+        ui.downloads(frame, f"{flag['flag_id']}_{key}", key=f"dl_ev_{key}")
+
+# --- the inspection report for the flags listed above
+st.divider()
+st.markdown(tr("#### 导出督查报告", "#### Export the inspection report"))
+st.caption(
+    tr(
+        f"包含上表 {chosen.height} 条预警，及前 10 条的证据与图表。HTML 可离线打开、直接打印。",
+        f"The {chosen.height} flags listed above, with evidence and charts for the first 10. "
+        "The HTML opens offline and prints as it is.",
+    )
+)
+full, settings = ui.full_data(), ui.settings()
+with st.container(horizontal=True):
+    ui.download_bytes(
+        tr("报告 Excel", "Report (Excel)"),
+        lambda: report.inspection_workbook(full, settings, chosen, lang),
+        "inspection_report.xlsx",
+        ui.MIME["xlsx"],
+        key="report_xlsx",
+    )
+    ui.download_bytes(
+        tr("可打印报告 HTML", "Printable report (HTML)"),
+        lambda: report.inspection_html(full, settings, chosen, lang).encode("utf-8"),
+        "inspection_report.html",
+        ui.MIME["html"],
+        key="report_html",
+    )
+    ui.downloads(table.drop("flag_id"), "flags", key="dl_flags")

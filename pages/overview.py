@@ -1,0 +1,112 @@
+"""一屏掌控: the department head's one screen (fits 1440x900 without scrolling).
+
+Headline numbers for the chosen quarter, the grade mix by quarter, the unit x quarter heatmap
+of 好, open flags by kind, the top and bottom of each lane, and the strongest warnings with a
+link to their evidence on the Flags page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import charts, i18n, overview, rankings
+from pages import _ui as ui
+
+tr = ui.tr
+ui.page_setup("一屏掌控", "At a glance")
+ui.require_data()
+settings = ui.settings()
+lang = ui.lang()
+year, quarter = ui.selected_period()
+period = ui.period_text(f"{year}Q{quarter}")
+
+head = ui.call(overview.headline, ui.DATA, ui.SETTINGS, year, quarter)
+flags = ui.flags()
+by_kind = overview.flags_by_kind(flags)
+
+# --- headline numbers
+cols = st.columns([1, 0.8, 1.45, 1.15, 1])
+cols[0].metric(tr("参加考核人数", "People assessed"), f"{head['people']:,}", help=period, border=True)
+cols[1].metric(tr("单位", "Units"), f"{head['units']:,}", border=True)
+delta = None
+if head["good_share"] is not None and head["previous_good_share"] is not None:
+    change = round((head["good_share"] - head["previous_good_share"]) * 100, 1)
+    # The sign leads the text: Streamlit reads the arrow's direction from it.
+    delta = (
+        tr(f"{change:+.1f} 个百分点（较上季）", f"{change:+.1f} pp on last quarter")
+        if change
+        else tr("与上季持平", "same as last quarter")
+    )
+cols[2].metric(
+    tr(f"“好”占比（上限 {head['cap']:.0%}）", f"Share of 好 (cap {head['cap']:.0%})"),
+    ui.percent(head["good_share"]),
+    delta=delta,
+    delta_color="inverse" if delta and delta[0] in "+-" else "off",
+    delta_arrow="auto" if delta and delta[0] in "+-" else "off",
+    border=True,
+    help=tr(
+        "评定人数中获“好”的比例（不确定等次不计），与上限比较。",
+        "Share of 好 among those graded (不确定等次 not counted), against the cap.",
+    ),
+)
+cols[3].metric(tr("超出“好”名额的单位", "Units over their 好 quota"), f"{head['units_over_quota']:,}", border=True)
+cols[4].metric(tr("待核查预警", "Open flags"), f"{flags.height:,}", border=True)
+
+# --- charts: titles as text above each, so the three line up; the heatmap scrolls inside its box
+HEIGHT = 268
+left, middle, right = st.columns([1.1, 1.35, 0.95])
+with left:
+    st.markdown(tr("**各季度等次结构**", "**Grade mix by quarter**"))
+    mix = ui.call(overview.grade_mix, ui.DATA, last=8)
+    ui.plot(charts.grade_mix_bars(mix, "", lang, height=HEIGHT, legend="top"), key="mix")
+with middle:
+    cells = ui.call(overview.good_share_by_unit, ui.DATA, last=8)
+    n_units = cells["unit"].n_unique()
+    st.markdown(
+        tr(
+            f"**各单位“好”占比**（{n_units} 个，黄 = 上限，红 = 超限）",
+            f"**Share of 好 by unit** ({n_units}; yellow = cap, red = over)",
+        )
+    )
+    with st.container(height=HEIGHT, border=False):
+        ui.plot(
+            charts.good_share_heatmap(
+                cells, "", lang, cap=settings.quota.good_cap, height=max(HEIGHT - 10, 60 + 16 * n_units)
+            ),
+            key="heat",
+        )
+with right:
+    st.markdown(tr("**待核查预警（按类型）**", "**Open flags by kind**"))
+    ui.plot(charts.flags_by_kind_bars(by_kind, "", lang, height=HEIGHT), key="kinds")
+
+# --- lanes and warnings
+lanes_col, warn_col = st.columns([1.25, 1])
+with lanes_col:
+    st.markdown(tr(f"**各赛道前后两名** · {period}", f"**Top and bottom of each lane** · {period}"))
+    ranked = ui.call(rankings.rank_people, ui.FULL, ui.SETTINGS, period=f"{year}Q{quarter}")
+    extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2)
+    ui.show_table(
+        extremes,
+        height=250,
+        column_config={
+            "value": st.column_config.NumberColumn(format="%.1f"),
+            "position": st.column_config.TextColumn(width="small"),
+        },
+    )
+with warn_col:
+    st.markdown(tr("**最强预警**", "**Strongest warnings**"))
+    top = overview.strongest(flags, k=6)
+    box = st.container(height=250, border=False)
+    if top.height == 0:
+        box.success(tr("当前筛选范围内没有预警。", "No warnings within the current filters."))
+    for row in top.iter_rows(named=True):
+        kind = i18n.kind_label(row["kind"], lang)
+        text = row["evidence_en"] if lang == "en" else row["evidence_zh"]
+        with box.container(border=True):
+            st.page_link(
+                ui.PAGES["flags"],
+                label=f"{kind} · {row['subject']} · {tr('强度', 'severity')} {row['severity']:.2f}",
+                query_params={"flag": row["flag_id"]},
+                icon=":material/arrow_forward:",
+            )
+            st.caption(text or "")
