@@ -2,6 +2,11 @@
 
 Run with `make run` (the demo city) or `KAOHE_DB=path/to/store.duckdb streamlit run app.py`.
 Each page lives in pages/; this file only decides which pages exist and draws the sidebar.
+
+Access control happens here, before any page runs: `ui.gate()` settles who the session is (login,
+expiry, single sign-on) and its scope; when the store needs a login and nobody is logged in, the
+navigation holds the login page alone, so no other page can be reached by link or URL. Each role
+gets its own navigation: Data import and Admin only for admins, Research only for researchers.
 """
 
 from __future__ import annotations
@@ -38,23 +43,71 @@ def research_pages() -> list:
     return found
 
 
-sections = {
-    tr("总览", "Overview"): [
-        st.Page(ui.PAGES["overview"], title=tr("一屏掌控", "At a glance"), icon=":material/dashboard:", default=True),
-    ],
-    tr("排名", "Rankings"): [
-        st.Page(ui.PAGES["rankings"], title=tr("赛道排名", "Lane rankings"), icon=":material/leaderboard:")
-    ],
-    tr("预警", "Warnings"): [st.Page(ui.PAGES["flags"], title=tr("预警核查", "Flags"), icon=":material/flag:")],
-    tr("结果运用", "Outcome use"): [
-        st.Page(ui.PAGES["outcomes"], title=tr("结果运用", "Outcome use"), icon=":material/account_tree:"),
-    ],
-    tr("人员画像", "Profiles"): [
-        st.Page(ui.PAGES["person"], title=tr("立体画像", "Person profile"), icon=":material/person:")
-    ],
-    tr("研究", "Research"): research_pages(),
-    tr("数据", "Data"): [st.Page(ui.PAGES["data"], title=tr("数据导入", "Data import"), icon=":material/upload_file:")],
-}
-page = st.navigation({name: pages for name, pages in sections.items() if pages}, expanded=True)
-ui.sidebar()
+def login_page(hidden: bool = False):
+    return st.Page(
+        ui.PAGES["login"],
+        title=tr("登录", "Log in"),
+        icon=":material/login:",
+        url_path="login",
+        visibility="hidden" if hidden else "visible",
+    )
+
+
+def analysis_sections() -> dict[str, list]:
+    """Pages over the assessment data (scoped by the gate)."""
+    return {
+        tr("总览", "Overview"): [
+            st.Page(
+                ui.PAGES["overview"], title=tr("一屏掌控", "At a glance"), icon=":material/dashboard:", default=True
+            ),
+        ],
+        tr("排名", "Rankings"): [
+            st.Page(ui.PAGES["rankings"], title=tr("赛道排名", "Lane rankings"), icon=":material/leaderboard:")
+        ],
+        tr("预警", "Warnings"): [st.Page(ui.PAGES["flags"], title=tr("预警核查", "Flags"), icon=":material/flag:")],
+        tr("结果运用", "Outcome use"): [
+            st.Page(ui.PAGES["outcomes"], title=tr("结果运用", "Outcome use"), icon=":material/account_tree:"),
+        ],
+        tr("人员画像", "Profiles"): [
+            st.Page(ui.PAGES["person"], title=tr("立体画像", "Person profile"), icon=":material/person:")
+        ],
+    }
+
+
+def data_section() -> dict[str, list]:
+    return {
+        tr("数据", "Data"): [
+            st.Page(ui.PAGES["data"], title=tr("数据导入", "Data import"), icon=":material/upload_file:")
+        ]
+    }
+
+
+def admin_section() -> dict[str, list]:
+    return {tr("管理", "Admin"): [st.Page(ui.PAGES["admin"], title=tr("用户与审计", "Users and audit"), icon=":material/admin_panel_settings:")]}  # fmt: skip
+
+
+def sections_for(role: str) -> dict[str, list]:
+    """The navigation a role gets (pages a role lacks cannot be opened: a URL to them lands on the default)."""
+    research = {tr("研究", "Research"): research_pages()}
+    if role == ui.LOGGED_OUT:
+        return {"": [login_page()]}
+    if role == "researcher":  # pseudonymised, aggregated research views only (the first is the default)
+        return research | {"": [login_page(hidden=True)]}
+    sections = {**analysis_sections(), **research}
+    if role == "admin":
+        sections |= data_section() | admin_section()
+    if role == ui.ANONYMOUS:  # an open store (the demo city): data import too, and a way to log in
+        return sections | data_section() | {tr("账户", "Account"): [login_page()]}
+    return sections | {"": [login_page(hidden=True)]}
+
+
+access = ui.gate()
+nav = {name: pages for name, pages in sections_for(access.role).items() if pages}
+page = st.navigation(nav, expanded=True, position="sidebar" if access.role != ui.LOGGED_OUT else "hidden")
+if st.session_state.pop(ui.JUST_LOGGED_IN, False) and page.url_path == "login":
+    st.switch_page(next(iter(nav.values()))[0])  # from the login page to the role's first page
+if access.unprotected:
+    ui.unprotected_banner()
+ui.account_box(access)  # who is logged in and the logout button, under the navigation
+ui.sidebar()  # logged out, the scope is empty: only the language switch
 page.run()

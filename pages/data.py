@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import i18n
+from analytics import access, i18n
 from analytics.errors import UserError
 from analytics.importer import import_bytes, list_imports, preview_bytes, undo
 from pages import _ui as ui
@@ -23,6 +23,7 @@ ui.page_setup(
         "xlsx, xls and csv (UTF-8 or GBK/GB18030); title rows and signature footers are recognised.",
     ),
 )
+ui.require_role("admin", ui.ANONYMOUS)  # admins; anyone on an open store (the demo city)
 lang = ui.lang()
 KINDS = {
     None: ("自动识别", "Detect"),
@@ -44,7 +45,7 @@ def _preview(content: bytes, file_name: str, kind: str | None):
 
 def show_preview(preview, error: str | None) -> None:
     if error:
-        st.error(error, icon=":material/error:")
+        st.error(ui.safe(error), icon=":material/error:")
         return
     cols = st.columns(5)
     cols[0].metric(tr("类型", "Kind"), i18n.pick(KINDS.get(preview.kind, (preview.kind, preview.kind)), lang))
@@ -57,11 +58,11 @@ def show_preview(preview, error: str | None) -> None:
     cols[4].metric(tr("记录数", "Records"), f"{preview.total_records:,}")
     sheets = [s for s in preview.sheets if s]
     if sheets:
-        st.caption(tr("工作表：", "Sheets: ") + "、".join(sheets))
+        st.caption(tr("工作表：", "Sheets: ") + "、".join(ui.safe(s) for s in sheets))
     if preview.ignored_footer_rows:
         st.caption(tr("已忽略的表尾行：", "Footer rows ignored: ") + ", ".join(map(str, preview.ignored_footer_rows)))
     for zh, en in preview.notes:
-        st.warning(en if lang == "en" else zh)
+        st.warning(ui.safe(en if lang == "en" else zh))
     problems = i18n.problem_table(preview.problems, lang)
     if problems.height:
         st.error(
@@ -77,7 +78,7 @@ def show_preview(preview, error: str | None) -> None:
     with st.expander(
         tr("列对应与前 20 行（按导入后的样子）", "Column mapping and the first 20 rows (as they will be stored)")
     ):
-        st.caption("、".join(f"{h} → {i18n.column_label(f, lang)}" for h, f in preview.mapping.items()))
+        st.caption("、".join(f"{ui.safe(h)} → {i18n.column_label(f, lang)}" for h, f in preview.mapping.items()))
         ui.show_table(preview.rows, height=300)
 
 
@@ -99,7 +100,7 @@ if uploads:
     files = [(f.name, f.getvalue()) for f in uploads]
     for name, content in files:
         with st.container(border=True):
-            st.markdown(f"**{name}**")
+            st.markdown(f"**{ui.safe(name)}**")
             show_preview(*_preview(content, name, kind))
     partial = st.checkbox(
         tr(
@@ -132,11 +133,13 @@ if uploads:
         progress.progress(1.0, text=tr("完成", "Done"))
         ui.clear_caches()
         st.session_state["import_results"] = results
+        if ui.current_role() == ui.ANONYMOUS and access.store_facts(ui.store_path(), ui.settings()).required:
+            st.session_state["login_now_required"] = True
 
 for name, status, text, problems in st.session_state.get("import_results", []):
     good = status in ("imported", "partial", "duplicate")
     label = i18n.pick(i18n.CODE_LABELS["status"].get(status, (status, status)), lang)
-    (st.success if good else st.error)(f"{name}：{label}" if lang == "zh" else f"{name}: {label}")
+    (st.success if good else st.error)(f"{ui.safe(name)}：{label}" if lang == "zh" else f"{ui.safe(name)}: {label}")
     st.text(text)
     if problems is not None and problems.height:
         ui.show_table(i18n.problem_table(problems, lang), height=min(420, 38 + 35 * problems.height))
@@ -174,5 +177,15 @@ else:
                     st.rerun()
                 except UserError as exc:
                     st.error(str(exc))
+if st.session_state.pop("login_now_required", False):
+    st.warning(
+        tr(
+            "本数据库现已含导入的人员数据：此后打开本应用需要登录。请在服务器上创建管理员账号：",
+            "This store now holds imported personnel records: from now on the app asks for a login. "
+            "Create an administrator on the server:",
+        ),
+        icon=":material/lock:",
+    )
+    st.code(f"python -m analytics users add admin --role admin --db {ui.store_path()}", language="bash")
 if msg := st.session_state.pop("undo_message", None):
     st.success(msg)

@@ -70,21 +70,22 @@ else:
     asked = st.query_params.get("flag")
     flag_id = asked if asked in ids else ids[0]
 flag = chosen.row(ids.index(flag_id), named=True)
+ui.audit("open_flag", flag_id, {"kind": flag["kind"], "subject": flag["subject"], "unit": flag["unit"]})
 
 # --- evidence of the chosen flag
 st.markdown(
-    f"#### {i18n.kind_label(flag['kind'], lang)} · {flag['subject']}"
-    + (f" · {flag['unit']}" if flag["unit"] and flag["unit"] != flag["subject"] else "")
+    f"#### {i18n.kind_label(flag['kind'], lang)} · {ui.safe(flag['subject'])}"
+    + (f" · {ui.safe(flag['unit'])}" if flag["unit"] and flag["unit"] != flag["subject"] else "")
 )
 m = st.columns(4)
 m[0].metric(tr("强度", "Severity"), f"{flag['severity']:.2f}")
 m[1].metric(tr("p 值", "p-value"), "—" if flag["p_value"] is None else f"{flag['p_value']:.2g}")
 m[2].metric(tr("q 值", "q-value"), "—" if flag["q_value"] is None else f"{flag['q_value']:.2g}")
 m[3].metric(tr("证据量", "Evidence size"), f"{flag['n']:,}" if flag["n"] is not None else "—")
-st.info(flag["evidence_en"] if lang == "en" else flag["evidence_zh"], icon=":material/search:")
+st.info(ui.safe(flag["evidence_en"] if lang == "en" else flag["evidence_zh"]), icon=":material/search:")
 caveat = flag["caveat_en"] if lang == "en" else flag["caveat_zh"]
 if caveat:
-    st.warning(caveat, icon=":material/warning:")
+    st.warning(ui.safe(caveat), icon=":material/warning:")
 st.caption(
     tr(
         f"期间：{flag['period_from']}–{flag['period_to']} · 赛道：{flag['lane']} · 统计量：{flag['statistic']}",

@@ -105,8 +105,8 @@ with warn_col:
         with box.container(border=True):
             st.page_link(
                 ui.PAGES["flags"],
-                label=f"{kind} · {row['subject']} · {tr('强度', 'severity')} {row['severity']:.2f}",
+                label=f"{kind} · {ui.safe(row['subject'])} · {tr('强度', 'severity')} {row['severity']:.2f}",
                 query_params={"flag": row["flag_id"]},
                 icon=":material/arrow_forward:",
             )
-            st.caption(text or "")
+            st.caption(ui.safe(text))

@@ -22,6 +22,15 @@ labels = {pid: f"{name} · {unit} · {pid}" for pid, name, unit in people.select
 asked = st.query_params.get("person")
 if asked in labels and st.session_state.get("person_pick") != asked:
     st.session_state["person_pick"] = asked
+elif asked and asked not in labels:
+    # A link to someone outside the user's scope (or the filters) shows nothing of them, not even a name.
+    st.warning(
+        tr(
+            "链接中的人员不在您的权限范围或当前筛选范围内。",
+            "The person in the link is outside your access or the current filters.",
+        ),
+        icon=":material/block:",
+    )
 if st.session_state.get("person_pick") not in labels:
     st.session_state["person_pick"] = ids[0]
 pid = st.selectbox(
@@ -37,7 +46,7 @@ who = ui.call(person.info, ui.DATA, pid)
 record = ui.call(person.timeline, ui.DATA, pid)
 years = ui.call(person.annual, ui.DATA, pid)
 standing = ui.call(person.lane_percentiles, ui.DATA, pid)
-st.markdown(f"#### {who['name'] or pid}")
+st.markdown(f"#### {ui.safe(who['name'] or pid)}")
 names = {
     "unit": tr("单位", "Unit"),
     "lane": tr("赛道", "Lane"),
@@ -46,7 +55,7 @@ names = {
     "rank": tr("职务职级", "Post"),
     "staff_type": tr("人员类别", "Staff type"),
 }
-st.caption(" · ".join(f"{label}：{who[k]}" for k, label in names.items() if who.get(k)))
+st.caption(" · ".join(f"{label}：{ui.safe(who[k])}" for k, label in names.items() if who.get(k)))
 cols = st.columns(4)
 cols[0].metric(tr("季度记录", "Quarters on record"), f"{record.height}", border=True)
 cols[1].metric(tr("获“好”次数", "Times 好"), f"{(record['grade'] == '好').sum()}", border=True)

@@ -36,11 +36,18 @@ def load_example() -> None:
         st.session_state[SQL_KEY] = examples()[chosen][2]
 
 
-def downloads(frame: pl.DataFrame) -> None:
+def downloads(frame: pl.DataFrame, sql: str) -> None:
+    """The result as CSV/xlsx/Parquet through analytics.export (formula-safe), audited when made."""
+    record = ui.recorder()
+
+    def content(fmt: str) -> bytes:
+        record("export", f"query.{fmt}", {"rows": frame.height, "sql": sql[:4000]})
+        return export.to_bytes(frame, fmt)
+
     cols = st.columns([1, 1, 1, 4])[:3]
     for col, fmt in zip(cols, ("csv", "xlsx", "parquet"), strict=True):
         with col:
-            st.download_button(fmt.upper(), data=lambda fmt=fmt: export.to_bytes(frame, fmt), file_name=f"query.{fmt}",
+            st.download_button(fmt.upper(), data=lambda fmt=fmt: content(fmt), file_name=f"query.{fmt}",
                                mime=MIME[fmt], key=f"sql_dl_{fmt}", on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
@@ -83,13 +90,16 @@ if run:
             extra = {FLAGS_TABLE: ui.call(run_detectors, ui.FULL, ui.SETTINGS, kinds=("rotation", "leniency"))}
     try:
         st.session_state["sql_result"] = execute(ui.store_path(), sql, int(row_limit), float(timeout), scope, extra)
+        st.session_state["sql_ran"] = sql
         st.session_state.pop("sql_error", None)
+        ui.audit("sql", sql[:200], {"sql": sql[:4000], "rows": st.session_state["sql_result"].frame.height})
     except UserError as exc:
         st.session_state["sql_error"] = str(exc)
         st.session_state.pop("sql_result", None)
+        ui.audit("sql", sql[:200], {"sql": sql[:4000], "refused": str(exc)[:500]})
 
 if error := st.session_state.get("sql_error"):
-    st.error(error, icon=":material/block:")
+    st.error(ui.safe(error), icon=":material/block:")
 elif (result := st.session_state.get("sql_result")) is not None:
     note = tr(
         f"{result.frame.height} 行，{result.elapsed_s:.2f} 秒",
@@ -99,6 +109,6 @@ elif (result := st.session_state.get("sql_result")) is not None:
         note += tr(f"（已截断到 {result.row_limit} 行）", f" (cut at the {result.row_limit}-row limit)")
     st.caption(note)
     st.dataframe(result.frame, hide_index=True, height=420)
-    downloads(result.frame)
+    downloads(result.frame, st.session_state.get("sql_ran", sql))
     if scope.pseudonymise:
         st.caption(tr("人员编号与姓名已替换为假名。", "Person ids and names are pseudonymised."))

@@ -42,11 +42,17 @@ def _survey(identity: tuple, scope_key: tuple, import_id: int) -> sa.SurveyData:
 
 
 def downloads(frame: pl.DataFrame, base: str, key: str) -> None:
-    """CSV (Excel-safe, UTF-8 BOM), xlsx and Parquet of a table, made on click."""
+    """CSV (Excel-safe, UTF-8 BOM), xlsx and Parquet of a table, made on click and audited."""
+    record = ui.recorder()
+
+    def content(fmt: str) -> bytes:
+        record("export", f"{base}.{fmt}", {"rows": frame.height})
+        return export.to_bytes(frame, fmt)
+
     cols = st.columns([1, 1, 1, 4])[:3]
     for col, fmt in zip(cols, ("csv", "xlsx", "parquet"), strict=True):
         with col:
-            st.download_button(fmt.upper(), data=lambda fmt=fmt: export.to_bytes(frame, fmt), file_name=f"{base}.{fmt}",
+            st.download_button(fmt.upper(), data=lambda fmt=fmt: content(fmt), file_name=f"{base}.{fmt}",
                                mime=MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
@@ -258,6 +264,8 @@ if surveys.height == 0:
     st.code("python -m analytics import 问卷_2024.xlsx --kind survey", language="bash")
     st.stop()
 options = surveys["import_id"].to_list()
+# File names and whole-survey counts can reveal other units: users limited to some units see numbers only.
+scoped = ui.current_scope().units is not None
 names = {
     r[
         "import_id"
@@ -265,6 +273,8 @@ names = {
     f" · {r['respondents']} {tr('人', 'respondents')}"
     for r in surveys.iter_rows(named=True)
 }
+if scoped:
+    names = {i: tr(f"问卷 #{i}", f"Survey #{i}") if i is not None else tr("演示问卷", "demo survey") for i in options}
 import_id = (
     st.selectbox(tr("问卷", "Survey"), options, format_func=names.get, key="sv_import")
     if len(options) > 1
