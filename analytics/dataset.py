@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from analytics.lanes import assign_lanes
-from analytics.privacy import pseudonymise_people
+from analytics.privacy import researcher_view
 from analytics.schema import ANNUAL, OUTCOMES, QUARTERLY
 from analytics.settings import Settings
 from analytics.store import quote_ident
@@ -65,21 +65,14 @@ def load_dataset(con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scop
 
 
 def pseudonymised(data: AssessmentData, settings: Settings) -> AssessmentData:
-    """Researchers' view: person_id, name and reviewer replaced by keyed-hash pseudonyms (analytics.privacy).
-
-    `extra` (any other source column, e.g. 身份证号) and the outcomes' free-text `detail` can name people
-    too, so they are blanked. Pseudonyms are stable, so per-person and per-reviewer analytics still work.
-    """
+    """Researchers' view: person_id, name and reviewer as keyed-hash pseudonyms, `extra` and outcome
+    `detail` blanked (analytics.privacy.researcher_view). Pseudonyms are stable, so per-person and
+    per-reviewer analytics still work."""
     salt = settings.privacy.pseudonym_salt
-
-    def clean(frame: pl.DataFrame, blank: tuple[str, ...]) -> pl.DataFrame:
-        frame = pseudonymise_people(frame, salt)
-        return frame.with_columns(pl.lit(None, dtype=frame.schema[c]).alias(c) for c in blank if c in frame.columns)
-
     return AssessmentData(
-        quarterly=clean(data.quarterly, ("extra",)),
-        annual=clean(data.annual, ("extra",)),
-        outcomes=clean(data.outcomes, ("extra", "detail")),
+        quarterly=researcher_view(data.quarterly, salt),
+        annual=researcher_view(data.annual, salt),
+        outcomes=researcher_view(data.outcomes, salt),
     )
 
 

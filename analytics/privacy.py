@@ -98,3 +98,14 @@ PERSON_COLUMNS = ("person_id", "name", "reviewer")
 def pseudonymise_people(frame: pl.DataFrame, salt: str | None = None) -> pl.DataFrame:
     """person_id, name and reviewer pseudonymised; other columns untouched."""
     return pseudonymise(frame, [c for c in PERSON_COLUMNS if c in frame.columns], salt)
+
+
+FREE_TEXT_COLUMNS = ("extra", "detail")  # other source columns (身份证号 ...) and outcome notes can name people
+
+
+def researcher_view(frame: pl.DataFrame, salt: str | None = None) -> pl.DataFrame:
+    """What a researcher may see of a person table: pseudonyms for people, free text blanked."""
+    frame = pseudonymise_people(frame, salt)
+    return frame.with_columns(
+        pl.lit(None, dtype=frame.schema[c]).alias(c) for c in FREE_TEXT_COLUMNS if c in frame.columns
+    )

@@ -27,11 +27,11 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
+from analytics import store
 from analytics.dataset import EVERYTHING, Scope
 from analytics.errors import UserError
-from analytics.privacy import pseudonymise_people
+from analytics.privacy import pseudonymise_people, researcher_view
 from analytics.schema import BY_NAME
-from analytics import store
 from analytics.store import db_path, quote_ident
 
 DEFAULT_ROW_LIMIT = 10_000
@@ -153,7 +153,7 @@ def _scoped_select(table: str, scope: Scope) -> tuple[str, list]:
         cond, params = scope.where("unit")
         return (
             f"SELECT a.* FROM {name} a SEMI JOIN (SELECT import_id, respondent_id FROM survey_respondents "
-            f"WHERE {cond}) r ON a.import_id = r.import_id AND a.respondent_id = r.respondent_id",
+            f"WHERE {cond}) r ON a.import_id IS NOT DISTINCT FROM r.import_id AND a.respondent_id = r.respondent_id",
             params,
         )
     if table == "survey_items":
@@ -168,7 +168,7 @@ def _visible_tables(scope: Scope) -> tuple[str, ...]:
 
 
 def _pseudonymised(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    frame = pseudonymise_people(frame)
+    frame = researcher_view(frame)
     if table == "demo_truth":
         # Person and reviewer subjects are people too.
         people = frame.filter(pl.col("subject_type").is_in(["person", "reviewer"]))
