@@ -185,7 +185,12 @@ class OutlierDetector:
         scored = score_unit_quarters(data, settings, seed)
         if scored.height == 0 or not scored["outlier"].any():
             return empty_flags()
-        flagged = scored.filter("outlier").sort("unit", "anomaly", "t", descending=[False, True, False])
+        flagged = (
+            scored.filter("outlier")
+            .sort("unit", "anomaly", "t", descending=[False, True, False])
+            # Label periods before grouping: pl.format inside an aggregation panics in Polars 1.44.
+            .with_columns(period=period_of(pl.col("t")))
+        )
         units = flagged.group_by("unit", maintain_order=True).agg(
             pl.col("lane").first(),
             pl.col("anomaly").first(),
@@ -194,14 +199,15 @@ class OutlierDetector:
             t_from=pl.col("t").min(),
             t_to=pl.col("t").max(),
             quarters_flagged=pl.len(),
-            flagged_periods=period_of(pl.col("t")).sort(),
+            flagged_periods=pl.col("period").sort(),
             n=pl.col("n").sum(),
             explain_zh=pl.col("explain_zh").first(),
             explain_en=pl.col("explain_en").first(),
             top_features=pl.col("top_features").first(),
             top_z=pl.col("top_z").first(),
         )
-        units = units.filter(pl.col("quarters_flagged") >= settings.outliers.min_quarters_flagged)
+        # rechunk: pl.format over the aggregated string views panicked in Polars 1.44 (binview index assertion).
+        units = units.filter(pl.col("quarters_flagged") >= settings.outliers.min_quarters_flagged).rechunk()
         if units.height == 0:
             return empty_flags()
         contamination = settings.outliers.contamination
