@@ -6,8 +6,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analytics import fair_score
 from analytics.dataset import frames
-from analytics.fair_score import EFFECTS_SCHEMA, _solve, estimate_leniency
+from analytics.fair_score import EFFECTS_SCHEMA, _solve, estimate_leniency, estimate_within_units
 from analytics.settings import Settings
 
 SCORES = [95.0, 92.0, 89.0, 86.0, 83.0, 80.0]  # every section gets the same six scores each quarter
@@ -54,7 +55,7 @@ def test_lenient_reviewer_is_found_and_their_people_lose_score_points():
     assert fair["fair_score"].mean() == pytest.approx(fair["score"].mean())
 
 
-def test_effects_match_a_dense_least_squares_solution():
+def test_effects_match_a_dense_least_squares_solution(monkeypatch):
     rng = np.random.default_rng(3)
     n, g, k, ridge = 300, 7, 5, 1.0
     body, cell, o = rng.integers(0, g, n), rng.integers(0, k, n), rng.normal(80, 5, n)
@@ -69,9 +70,18 @@ def test_effects_match_a_dense_least_squares_solution():
     theta = v @ x.T @ y
     assert np.allclose(sol.alpha, theta[:g]) and sol.slope == pytest.approx(theta[g])
     lane, weight = np.array([0, 0, 0, 1, 1, 1, 1]), np.array([0.2, 0.3, 0.5, 0.25, 0.25, 0.25, 0.25])
-    contrast = np.eye(g) - np.where(lane[:, None] == lane[None, :], weight[None, :], 0)
-    expected = np.einsum("ij,jk,ik->i", contrast, v[:g, :g], contrast)
-    assert np.allclose(sol.centred_var(lane, weight), expected)
+    unit, unit_weight = np.array([0, 1, 1, 2, 2, 3, 3]), np.array([1.0, 0.4, 0.6, 0.5, 0.5, 0.1, 0.9])
+
+    def expected(group, w):
+        contrast = np.eye(g) - np.where(group[:, None] == group[None, :], w[None, :], 0)
+        return np.einsum("ij,jk,ik->i", contrast, v[:g, :g], contrast)
+
+    assert np.allclose(sol.centred_var(lane, weight), expected(lane, weight))
+    # Several groupings in one pass, M S^-1 formed a few rows at a time, give the same exact variances.
+    monkeypatch.setattr(fair_score, "_SLICE_CELLS", 2 * (k + 1))
+    by_lane, by_unit = sol.centred_vars([(lane, weight), (unit, unit_weight)])
+    assert np.allclose(by_lane, expected(lane, weight)) and np.allclose(by_unit, expected(unit, unit_weight))
+    assert by_unit[0] == pytest.approx(0, abs=1e-12)  # alone in its unit: the contrast is zero
 
 
 def test_reviewer_grading_one_unit_is_flagged_nested():
@@ -148,3 +158,89 @@ def test_fair_grade_points_take_the_leniency_out_of_the_grades():
     honest = means.filter(~pl.col("subject")).row(0, named=True)
     assert lenient["grade_points"] - honest["grade_points"] > 0.3  # same scores, more 好
     assert lenient["fair_grade_points"] - honest["fair_grade_points"] < lenient["grade_points"] - honest["grade_points"]
+
+
+def within_rows(rng: np.random.Generator, n: int = 600) -> pl.DataFrame:
+    """Five units of up to three reviewers over three quarters; grades follow x more steeply in later units."""
+    unit, reviewer, quarter = rng.integers(0, 5, n), rng.integers(0, 3, n), rng.integers(1, 4, n)
+    x = rng.random(n)
+    y = rng.integers(1, 5, n) + x * unit + 0.3 * (reviewer == 0)
+    return pl.DataFrame(
+        {
+            "unit": [f"单位{u}" for u in unit],
+            "reviewer": [f"评{u}{r}" for u, r in zip(unit, reviewer, strict=True)],
+            "year": 2024,
+            "quarter": quarter,
+            "x": x,
+            "y": y.astype(float),
+        }
+    )
+
+
+@pytest.mark.parametrize("slope_by", [None, "unit"])
+def test_within_units_match_a_dense_least_squares_solution(slope_by, monkeypatch):
+    rows = within_rows(np.random.default_rng(4))
+    monkeypatch.setattr(fair_score, "_SLICE_CELLS", 1)  # the blocks' inverses one column at a time
+    effects = estimate_within_units(rows, ridge=1.0, slope_by=slope_by)
+    # The same model written out: one column per (unit, reviewer), per (unit, quarter), per slope.
+    body = rows.select(pl.struct("unit", "reviewer").rank("dense") - 1).to_series().to_numpy()
+    cell = rows.select(pl.struct("unit", "quarter").rank("dense") - 1).to_series().to_numpy()
+    group = np.zeros(rows.height, int) if slope_by is None else rows["unit"].rank("dense").to_numpy() - 1
+    n, g, c, s = rows.height, body.max() + 1, cell.max() + 1, group.max() + 1
+    x = np.zeros((n, g + c + s))
+    x[np.arange(n), body] = 1
+    x[np.arange(n), g + cell] = 1
+    x[np.arange(n), g + c + group] = rows["x"].to_numpy()
+    v = np.linalg.inv(x.T @ x + np.diag([1.0] * g + [0.0] * (c + s)))
+    theta = v @ x.T @ rows["y"].to_numpy()
+    resid = rows["y"].to_numpy() - x @ theta
+    sigma2 = resid @ resid / (n - g - c - s)
+    units = effects["unit"].to_numpy()
+    same = units[:, None] == units[None, :]
+    weight = np.where(same, effects["n"].to_numpy()[None, :], 0)
+    contrast = np.eye(g) - weight / weight.sum(axis=1, keepdims=True)
+    assert np.allclose(effects["alpha"].to_numpy(), contrast @ theta[:g])
+    se = np.sqrt(sigma2 * np.einsum("ij,jk,ik->i", contrast, v[:g, :g], contrast))
+    assert np.allclose(effects["se"].to_numpy(), se)
+    assert np.allclose(np.unique(effects["slope"].to_numpy()), np.sort(theta[g + c :]))
+    assert (effects.filter(pl.col("reviewer").str.ends_with("0"))["z"] > 0).all()  # the generous reviewers
+
+
+def test_within_units_count_rows_without_a_score_but_do_not_fit_them():
+    rows = within_rows(np.random.default_rng(5))
+    fitted = estimate_within_units(rows, ridge=1.0, slope_by="unit")
+    blanked = rows.with_columns(pl.when(pl.int_range(pl.len()) % 10 == 0).then(None).otherwise("x").alias("x"))
+    padded = pl.concat([rows, rows.head(60).with_columns(pl.lit(None, dtype=pl.Float64).alias("x"))])
+    out = estimate_within_units(padded, ridge=1.0, slope_by="unit")
+    assert out.select("unit", "reviewer", "n", "alpha", "se").equals(
+        fitted.select("unit", "reviewer", "n", "alpha", "se")
+    )
+    assert (out["graded"] - out["n"]).sum() == 60
+    partly = estimate_within_units(blanked, ridge=1.0, slope_by="unit")
+    assert (partly["n"] < partly["graded"]).any() and partly["alpha"].null_count() == 0
+
+
+def test_a_unit_whose_grades_ignore_scores_shows_no_reviewer_effect_with_its_own_slope():
+    # 甲局 grades by score; in 乙局 everyone gets 较好 whatever the score, and its reviewer 乙1 has the weaker people.
+    rng = np.random.default_rng(6)
+    rows = []
+    for unit, flat in (("甲局", False), ("乙局", True)):
+        for t in range(8):
+            for r in range(2):
+                for _ in range(6):
+                    x = rng.uniform(0, 0.5) + 0.5 * (r == 0) if flat else rng.random()
+                    rows.append(
+                        dict(
+                            unit=unit,
+                            reviewer=f"{unit[0]}{r}",
+                            year=2024 + t // 4,
+                            quarter=t % 4 + 1,
+                            x=x,
+                            y=3.0 if flat else 1.0 + 3 * x,
+                        )
+                    )
+    rows = pl.DataFrame(rows)
+    common = estimate_within_units(rows, ridge=1.0).filter(pl.col("reviewer") == "乙1").row(0, named=True)
+    own = estimate_within_units(rows, ridge=1.0, slope_by="unit").filter(pl.col("reviewer") == "乙1").row(0, named=True)
+    assert common["z"] > 3  # one slope for all: 乙1's weaker people "should" have got lower grades
+    assert abs(own["alpha"]) < 1e-9 and own["slope"] == pytest.approx(0, abs=1e-9)

@@ -186,6 +186,31 @@ def test_sole_reviewer_carries_the_nesting_caveat_and_one_across_units_does_not(
     assert across["caveat_zh"] is None and json.loads(across["statistics"])["units_graded"] == 2
 
 
+def test_namesakes_in_two_units_give_one_flag_compared_where_the_name_grades_most():
+    rng = np.random.default_rng(8)
+    rows = []
+    for r in range(6):
+        rows += scored_rows(f"单位{r}", f"评鉴人{r}", 10, 8, 0.0, rng)
+    rows += scored_rows("单位A", "王伟", 10, 8, 8.0, rng) + scored_rows("单位A", "甲", 10, 8, 0.0, rng)
+    rows += scored_rows("单位B", "王伟", 6, 8, 0.0, rng) + scored_rows("单位B", "乙", 6, 8, 0.0, rng)
+    # 李强 without scores in 单位C and 单位D, giving everyone 好 in both: still one flag, in the larger unit.
+    for unit, people in (("单位C", 8), ("单位D", 6)):
+        for reviewer, good in (("李强", True), (f"{unit}科长", False)):
+            rows += [
+                dict(r, score=None, grade="好" if good or int(r["person_id"][-1]) < 2 else "较好")
+                for r in scored_rows(unit, reviewer, people, 8, 0.0, rng)
+            ]
+    flags = leniency_flags(rows)
+    assert flags["flag_id"].is_unique().all()
+    assert sorted(flags["subject"]) == ["李强", "王伟"]
+    wang, li = (
+        flags.filter(pl.col("subject") == "王伟").row(0, named=True),
+        flags.filter(pl.col("subject") == "李强").row(0, named=True),
+    )
+    assert wang["unit"] == "单位A" and json.loads(wang["statistics"])["basis"] == "unit"
+    assert li["unit"] == "单位C" and json.loads(li["statistics"])["basis"] == "unit_unscored"
+
+
 def test_unscored_reviewer_is_compared_person_by_person_with_a_caveat():
     rows = []
     for r in range(4):  # four sections of 6 people; the first head gives 好 to everyone, the rest to 2 of 6 in turn

@@ -10,10 +10,13 @@ DETECTORS.md section 2.
   always reported; the test says how unusual the unit is against its lane. Units smaller than
   settings.leniency.min_unit_size are not tested against their lane: their quota floor (at least one 好)
   puts them above the lane's share by design.
-- kind 'leniency' (L3), one flag per reviewer (the unit where no reviewer is named): the effect alpha of
-  analytics.fair_score.estimate_leniency (grade points given above what the same scores earn in the same
-  lane and quarter), one-sided z-test alpha / SE, q-values across all bodies tested, severity from the
-  empirically-Bayes shrunk effect.
+- kind 'leniency' (L3), one flag per reviewer (the unit where no reviewer is named): where the unit has
+  other reviewers, the reviewer against them at equal scores (analytics.fair_score.estimate_within_units:
+  unit x quarter effects, one slope per unit); reviewers without scores, person by person against the
+  unit's other people; otherwise the effect alpha of analytics.fair_score.estimate_leniency (grade points
+  given above what the same scores earn in the same lane and quarter). One-sided z-test, q-values across
+  all bodies tested, severity from the empirically-Bayes shrunk effect. Reviewer names are the data's: a
+  name found in several units (namesakes, at province scale) is compared in the unit where it grades most.
 
 Nesting (decided here): a reviewer who grades one unit only is still named, because inspectors need to know
 who signed the grades, but the flag carries caveat_zh/caveat_en "评鉴人与单位无法区分" and the evidence
@@ -45,13 +48,12 @@ from analytics.detectors._unit_stats import (
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
-from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT, QUARTERLY_GRADE_EN
+from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT, GRADE_POINTS, QUARTERLY_GRADE_EN
 
 GRADES = ("好", "较好", "一般", "较差")
 Z95, Z998 = norm.ppf(0.975), norm.ppf(0.999)
 SEVERITY_SPAN = 0.30  # a share 30 points above the cap (or the lane) is as severe as it gets
 LENIENCY_FULL = 0.50  # a shrunk effect of half a grade point is as severe as it gets
-WITHIN_BLOCK_CELLS = 300  # unit-quarter cells per within-unit fit (the model inverts a dense block of this size)
 
 
 # ---------------------------------------------------------------- L1 quota
@@ -332,35 +334,45 @@ def _named_reviewers(quarterly: pl.DataFrame) -> pl.DataFrame:
     return named.with_columns(reviewers_in_unit=pl.col("reviewer").n_unique().over("unit"))
 
 
-def _within_unit_effects(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Reviewers against the other reviewers of their unit, at equal scores (fair_score with unit x quarter effects).
+def _reviewer_rows(quarterly: pl.DataFrame) -> pl.DataFrame:
+    """Graded rows with a reviewer, of units with at least two reviewers: the rows of the within-unit comparisons."""
+    return _named_reviewers(quarterly).filter(pl.col("reviewers_in_unit") >= 2)
 
-    Refitting the same model with the unit in place of the lane gives gamma_(unit, t): the unit's own standard
-    each quarter (its quota, its culture) is taken out, and alpha is the reviewer's departure from it. The score
-    enters as its percentile within the unit and quarter: a quota grade is a rank rule inside the unit, so only
-    the order of scores there carries merit, and a straight line in raw points underrates leniency towards a
-    section of high scorers (their 好 look earned by the line's extrapolation).
+
+def _within_unit_effects(rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Reviewers against the other reviewers of their unit, at equal scores (the model with unit x quarter effects).
+
+    `rows`: graded rows with a reviewer, of units with at least two reviewers (`_reviewer_rows`). Fitting the
+    model with gamma_(unit, t) takes the unit's own standard each quarter (its quota, its culture) out, and alpha
+    is the reviewer's departure from it: analytics.fair_score.estimate_within_units, one exact fit over all
+    units at once. The score enters as its percentile within the unit and quarter: a quota grade is a rank rule
+    inside the unit, so only the order of scores there carries merit, and a straight line in raw points
+    underrates leniency towards a section of high scorers (their 好 look earned by the line's extrapolation).
+    Each unit has its own slope (how steeply its grades follow that order depends on its grade mix: a unit
+    that gives nearly everyone 较好 has almost none), so a unit's shape is never read as a reviewer's leniency.
     """
-    from analytics.fair_score import estimate_leniency
+    from analytics.fair_score import estimate_within_units
 
-    rows = _named_reviewers(quarterly).filter(pl.col("reviewers_in_unit") >= 2)
     if rows.height == 0:
         return pl.DataFrame()
     score = pl.col("score").cast(pl.Float64)
     percentile = ((score.rank("average") - 0.5) / score.count()).over("unit", "year", "quarter")
-    rows = rows.with_columns(lane=pl.col("unit"), score=percentile)
-    # The model's dense block grows with (unit x quarter) cells: fit blocks of whole units (each its own slope);
-    # the shrinkage is then redone over all blocks at once.
-    per_block = max(1, WITHIN_BLOCK_CELLS // max(1, rows.select(pl.struct("year", "quarter").n_unique()).item()))
-    rows = rows.with_columns(_block=(pl.col("unit").rank("dense") - 1) // per_block)
-    effects = [estimate_leniency(block, settings, level="reviewer").effects for block in rows.partition_by("_block")]
-    scored = rows.group_by("reviewer").agg(scored=pl.col("score").is_not_null().mean())
+    rows = rows.select(
+        "unit",
+        "reviewer",
+        "year",
+        "quarter",
+        x=percentile,
+        y=pl.col("grade").replace_strict(GRADE_POINTS, return_dtype=pl.Float64),
+    )
+    effects = estimate_within_units(rows, settings.leniency.ridge, slope_by="unit")
+    # One row per reviewer name: a name found in several units (at province scale mostly namesakes) is
+    # compared in the unit where it grades most, as the lane model places it.
     effects = (
-        pl.concat(effects)
-        .filter(pl.col("level") == "reviewer")
-        .join(scored, left_on="subject", right_on="reviewer")
-        .filter(pl.col("scored") >= 0.5)
-        .select("subject", w_alpha="alpha", w_se="se", w_z="z", w_p="p_value", w_n="n")
+        effects.sort(["reviewer", "graded", "unit"], descending=[False, True, False])
+        .unique("reviewer", keep="first", maintain_order=True)
+        .filter(pl.col("n") >= 0.5 * pl.col("graded"), pl.col("alpha").is_not_null())
+        .select(pl.col("reviewer").alias("subject"), w_alpha="alpha", w_se="se", w_z="z", w_p="p_value", w_n="n")
     )
     return effects.with_columns(w_shrunk=_shrunk(effects, settings.leniency.min_graded))
 
@@ -372,13 +384,13 @@ def _shrunk(effects: pl.DataFrame, min_graded: int) -> pl.Expr:
     return (tau2 / (tau2 + pl.col("w_se") ** 2) * pl.col("w_alpha")).fill_nan(None)
 
 
-def _unscored_effects(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def _unscored_effects(rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Reviewers whose grades carry no scores: their people's share of 好 against the rest of their unit's people.
 
     Person-level comparison (each person's share of quarters with 好), because a person's merit persists:
     z = (mean_r - mean_others) / (s sqrt(1/n_r + 1/n_others)), s the spread between the unit's people.
+    `rows` as for `_within_unit_effects`.
     """
-    rows = _named_reviewers(quarterly).filter(pl.col("reviewers_in_unit") >= 2)
     if rows.height == 0:
         return pl.DataFrame()
     people = (
@@ -398,6 +410,10 @@ def _unscored_effects(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFra
         u_n=pl.col("u_n").first(),
         u_sum=pl.col("u_sum").first(),
         u_sq=pl.col("u_sq").first(),
+    )
+    # One row per reviewer name, in the unit where it grades most (as in `_within_unit_effects`).
+    mine = mine.sort(["reviewer", "pq", "unit"], descending=[False, True, False]).unique(
+        "reviewer", keep="first", maintain_order=True
     )
     s2 = (pl.col("u_sq") - pl.col("u_sum") ** 2 / pl.col("u_n")) / (pl.col("u_n") - 1)
     out = (
@@ -618,12 +634,21 @@ def _leniency_evidence() -> tuple[pl.Expr, pl.Expr]:
     return zh, en
 
 
-def _body_places(quarterly: pl.DataFrame) -> pl.DataFrame:
-    """Per grading body (reviewer, else unit): main unit and lane, people, units graded, first and last quarter."""
+def _body_places(quarterly: pl.DataFrame, subjects: pl.Series) -> pl.DataFrame:
+    """Per grading body (reviewer, else unit) among `subjects`: main unit and lane, people, units graded, quarters.
+
+    Only the flagged bodies' rows are read, and only the columns needed: the whole frame is wide and long.
+    """
     has_reviewer = "reviewer" in quarterly.columns
     subject = pl.coalesce(pl.col("reviewer").cast(pl.Utf8), pl.col("unit")) if has_reviewer else pl.col("unit")
-    rows = quarterly.filter(pl.col("grade").is_in(GRADES)).with_columns(
-        _subject=subject, t=pl.col("year").cast(pl.Int64) * 4 + pl.col("quarter").cast(pl.Int64) - 1
+    kept = [c for c in ("person_id", "unit", "lane", "year", "quarter", "grade", "reviewer") if c in quarterly.columns]
+    rows = (
+        quarterly.lazy()
+        .select(kept)
+        .with_columns(_subject=subject)
+        .filter(pl.col("_subject").is_in(subjects.implode()) & pl.col("grade").is_in(GRADES))
+        .with_columns(t=pl.col("year").cast(pl.Int64) * 4 + pl.col("quarter").cast(pl.Int64) - 1)
+        .collect()
     )
     main = (
         rows.group_by("_subject", "unit", "lane")
@@ -659,11 +684,9 @@ class LeniencyDetector:
         if quarterly.height == 0:
             return empty_flags()
         lane_fit = estimate_leniency(quarterly, settings, level="reviewer")
+        rows = _reviewer_rows(quarterly)
         bodies = _combine(
-            lane_fit.effects,
-            _within_unit_effects(quarterly, settings),
-            _unscored_effects(quarterly, settings),
-            settings,
+            lane_fit.effects, _within_unit_effects(rows, settings), _unscored_effects(rows, settings), settings
         )
         lc = settings.leniency
         flagged = bodies.filter((pl.col("q_value") < lc.alpha) & (pl.col("effect") >= lc.min_effect))
@@ -672,7 +695,7 @@ class LeniencyDetector:
         zh, en = _leniency_evidence()
         czh, cen = _leniency_caveats()
         out = (
-            flagged.join(_body_places(quarterly), on="subject", how="left")
+            flagged.join(_body_places(quarterly, flagged["subject"]), on="subject", how="left")
             .with_columns(
                 unit=pl.coalesce("unit", "p_unit"),
                 lane=pl.coalesce("lane", "p_lane"),
