@@ -27,7 +27,7 @@ run: $(STAMP) $(if $(KAOHE_DB),,$(DEMO))
 	KAOHE_DB=$(or $(KAOHE_DB),$(DEMO)) $(BIN)/streamlit run app.py --server.port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 check: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
