@@ -28,23 +28,7 @@ QUARTER_ZH = {1: "一季度", 2: "二季度", 3: "三季度", 4: "四季度"}
 SIGNATURE = ("填表人：王芳", "审核人：李建国")
 MADE_ON = "制表日期：2026年1月15日"
 
-_LONG_XLSX = {
-    "person_id": "人员编号",
-    "name": "姓名",
-    "unit": "单位",
-    "unit_type": "单位类型",
-    "section": "内设机构",
-    "position_level": "职务层次",
-    "rank": "职级",
-    "staff_type": "人员类别",
-    "特殊群体": "特殊群体",
-    "period": "季度",
-    "grade": "考核等次",
-    "score": "得分",
-    "工作实绩": "工作实绩",
-    "工作作风": "工作作风",
-    "reviewer": "评鉴人",
-}
+
 _LONG_CSV = {
     "person_id": "工号",
     "name": "姓名",
@@ -73,6 +57,7 @@ _PERSON_ZH = {
     "rank": "职级",
     "staff_type": "人员类别",
 }
+_LONG_XLSX = {**_PERSON_ZH, "特殊群体": "特殊群体"}
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
