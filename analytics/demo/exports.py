@@ -28,7 +28,6 @@ QUARTER_ZH = {1: "一季度", 2: "二季度", 3: "三季度", 4: "四季度"}
 SIGNATURE = ("填表人：王芳", "审核人：李建国")
 MADE_ON = "制表日期：2026年1月15日"
 
-
 _LONG_CSV = {
     "person_id": "工号",
     "name": "姓名",
@@ -57,7 +56,16 @@ _PERSON_ZH = {
     "rank": "职级",
     "staff_type": "人员类别",
 }
-_LONG_XLSX = {**_PERSON_ZH, "特殊群体": "特殊群体"}
+_LONG_XLSX = {
+    **_PERSON_ZH,
+    "特殊群体": "特殊群体",
+    "period": "季度",
+    "grade": "考核等次",
+    "score": "得分",
+    "工作实绩": "工作实绩",
+    "工作作风": "工作作风",
+    "reviewer": "评鉴人",
+}
 
 
 def _read(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
