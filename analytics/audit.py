@@ -11,23 +11,45 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-ACTIONS = ("login", "login_failed", "logout", "view_person", "open_flag", "export", "import", "undo", "user_change", "sql")
+ACTIONS = (
+    "login",
+    "login_failed",
+    "logout",
+    "view_person",
+    "open_flag",
+    "export",
+    "import",
+    "undo",
+    "user_change",
+    "sql",
+)
 
 
-def record(con: duckdb.DuckDBPyConnection, user_name: str | None, action: str, target: str | None = None,
-           detail: dict | None = None) -> None:
+def record(
+    con: duckdb.DuckDBPyConnection,
+    user_name: str | None,
+    action: str,
+    target: str | None = None,
+    detail: dict | None = None,
+) -> None:
     """Append one event."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     con.execute(
         "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?)",
-        [datetime.now(), user_name or "anonymous", action, target,
-         json.dumps(detail, ensure_ascii=False, default=str) if detail else None],
+        [
+            datetime.now(),
+            user_name or "anonymous",
+            action,
+            target,
+            json.dumps(detail, ensure_ascii=False, default=str) if detail else None,
+        ],
     )
 
 
-def read_log(con: duckdb.DuckDBPyConnection, user_name: str | None = None, action: str | None = None,
-             limit: int = 10_000) -> pl.DataFrame:
+def read_log(
+    con: duckdb.DuckDBPyConnection, user_name: str | None = None, action: str | None = None, limit: int = 10_000
+) -> pl.DataFrame:
     """Newest first, optionally for one user or action."""
     cond, params = ["TRUE"], []
     if user_name:
@@ -37,5 +59,5 @@ def read_log(con: duckdb.DuckDBPyConnection, user_name: str | None = None, actio
         cond.append("action = ?")
         params.append(action)
     return con.execute(
-        f"SELECT * FROM audit_log WHERE {' AND '.join(cond)} ORDER BY \"at\" DESC, rowid DESC LIMIT ?", [*params, limit]
+        f'SELECT * FROM audit_log WHERE {" AND ".join(cond)} ORDER BY "at" DESC, rowid DESC LIMIT ?', [*params, limit]
     ).pl()

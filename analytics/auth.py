@@ -23,8 +23,12 @@ from analytics.errors import UserError
 from analytics.settings import Settings
 
 ROLES = ("admin", "head", "inspector", "researcher")
-ROLE_LABELS = {"admin": ("管理员", "Administrator"), "head": ("部门负责人", "Department head"),
-               "inspector": ("督查巡察", "Inspector"), "researcher": ("研究人员", "Researcher")}
+ROLE_LABELS = {
+    "admin": ("管理员", "Administrator"),
+    "head": ("部门负责人", "Department head"),
+    "inspector": ("督查巡察", "Inspector"),
+    "researcher": ("研究人员", "Researcher"),
+}
 _HASHER = PasswordHasher()  # argon2id, library defaults (64 MiB, 3 passes)
 MIN_PASSWORD = 8
 
@@ -67,8 +71,9 @@ def _check_password(password: str) -> None:
         raise UserError(f"password too short: at least {MIN_PASSWORD} characters")
 
 
-def add_user(con: duckdb.DuckDBPyConnection, user_name: str, role: str, password: str,
-             units: list[str] | None = None) -> User:
+def add_user(
+    con: duckdb.DuckDBPyConnection, user_name: str, role: str, password: str, units: list[str] | None = None
+) -> User:
     """Create a user; names are unique."""
     _check_role(role, units)
     _check_password(password)
@@ -113,8 +118,9 @@ def set_password(con: duckdb.DuckDBPyConnection, user_name: str, password: str) 
     )
 
 
-def authenticate(con: duckdb.DuckDBPyConnection, user_name: str, password: str, settings: Settings,
-                 now: datetime | None = None) -> User:
+def authenticate(
+    con: duckdb.DuckDBPyConnection, user_name: str, password: str, settings: Settings, now: datetime | None = None
+) -> User:
     """The user when name and password match and the account is usable; LoginRefused otherwise."""
     now = now or _now()
     row = con.execute(
@@ -133,9 +139,13 @@ def authenticate(con: duckdb.DuckDBPyConnection, user_name: str, password: str, 
         _HASHER.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         failures += 1
-        lock = now + timedelta(minutes=settings.auth.lock_minutes) if failures >= settings.auth.max_failed_logins else None
-        con.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE user_name = ?",
-                    [0 if lock else failures, lock, user_name])
+        lock = (
+            now + timedelta(minutes=settings.auth.lock_minutes) if failures >= settings.auth.max_failed_logins else None
+        )
+        con.execute(
+            "UPDATE users SET failed_logins = ?, locked_until = ? WHERE user_name = ?",
+            [0 if lock else failures, lock, user_name],
+        )
         raise LoginRefused("用户名或密码错误 wrong user name or password") from None
     con.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE user_name = ?", [user_name])
     return User(user_name, role, frozenset(json.loads(units)) if units else None)

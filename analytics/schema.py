@@ -12,8 +12,13 @@ from dataclasses import dataclass
 import polars as pl
 
 _POLARS_TYPES = {
-    "VARCHAR": pl.Utf8, "JSON": pl.Utf8, "INTEGER": pl.Int32, "DOUBLE": pl.Float64,
-    "DATE": pl.Date, "TIMESTAMP": pl.Datetime("us"), "BOOLEAN": pl.Boolean,
+    "VARCHAR": pl.Utf8,
+    "JSON": pl.Utf8,
+    "INTEGER": pl.Int32,
+    "DOUBLE": pl.Float64,
+    "DATE": pl.Date,
+    "TIMESTAMP": pl.Datetime("us"),
+    "BOOLEAN": pl.Boolean,
 }
 
 
@@ -176,7 +181,11 @@ DEMO_TRUTH = Table(
     "demo_truth",
     "pattern planted in the demo city",
     (
-        ("pattern", "VARCHAR", "rotation_strict, rotation_norepeat, rotation_partial, lenient_reviewer, compression, silent_negatives, outcome_rule, honest"),
+        (
+            "pattern",
+            "VARCHAR",
+            "rotation_strict, rotation_norepeat, rotation_partial, lenient_reviewer, compression, silent_negatives, outcome_rule, honest",
+        ),
         ("subject_type", "VARCHAR", "unit, section, reviewer, person"),
         ("subject", "VARCHAR", "as written in the data"),
         ("unit", "VARCHAR", "单位"),
@@ -212,12 +221,29 @@ AUDIT_LOG = Table(
 )
 
 TABLES: tuple[Table, ...] = (
-    QUARTERLY, ANNUAL, OUTCOMES, IMPORTS, REJECTED_ROWS,
-    SURVEY_ITEMS, SURVEY_RESPONDENTS, SURVEY_ANSWERS, DEMO_TRUTH, USERS, AUDIT_LOG,
+    QUARTERLY,
+    ANNUAL,
+    OUTCOMES,
+    IMPORTS,
+    REJECTED_ROWS,
+    SURVEY_ITEMS,
+    SURVEY_RESPONDENTS,
+    SURVEY_ANSWERS,
+    DEMO_TRUTH,
+    USERS,
+    AUDIT_LOG,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).
-IMPORTED_TABLES = ("quarterly", "annual", "outcomes", "survey_items", "survey_respondents", "survey_answers", "rejected_rows")
+IMPORTED_TABLES = (
+    "quarterly",
+    "annual",
+    "outcomes",
+    "survey_items",
+    "survey_respondents",
+    "survey_answers",
+    "rejected_rows",
+)
 
 
 def markdown() -> str:

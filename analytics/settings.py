@@ -104,7 +104,9 @@ class Outliers:
     n_estimators: int = 200
     top_features: int = 3
     min_graded: int = 8  # graded people a unit-quarter needs before it enters the model (shares of 5 jump by 20%)
-    min_quarters_flagged: int = 3  # outlying quarters before a unit is reported (one odd quarter, and the change back, is thin evidence)
+    min_quarters_flagged: int = (
+        3  # outlying quarters before a unit is reported (one odd quarter, and the change back, is thin evidence)
+    )
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ class Settings:
     privacy: Privacy = Privacy()
     auth: Auth = Auth()
 
-    def replace(self, **sections: Any) -> "Settings":
+    def replace(self, **sections: Any) -> Settings:
         """A copy with some sections swapped: `s.replace(quota=Quota(good_cap=0.3))`."""
         return dataclasses.replace(self, **sections)
 

@@ -9,9 +9,9 @@ read-write (short-lived) everywhere, and read-only is for separate processes (CL
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import polars as pl

@@ -57,7 +57,9 @@ def check_upload(content: bytes, file_name: str, limits: Limits = DEFAULT_LIMITS
     if kind == "binary":
         raise UserError(f"{file_name}: 不是表格 / not a table (binary content that is neither xlsx, xls nor text)")
     if kind == "zip":
-        raise UserError(f"{file_name}: 工作簿损坏或不是工作簿 / a zip archive or a damaged xlsx, not a readable workbook")
+        raise UserError(
+            f"{file_name}: 工作簿损坏或不是工作簿 / a zip archive or a damaged xlsx, not a readable workbook"
+        )
     if kind == "xlsx":
         _check_zip(content, file_name, limits)
     return kind
@@ -69,11 +71,17 @@ def _check_zip(content: bytes, file_name: str, limits: Limits) -> None:
     except zipfile.BadZipFile as exc:
         raise UserError(f"{file_name}: 工作簿损坏 / damaged workbook ({exc})") from None
     if len(members) > limits.max_members:
-        raise UserError(f"{file_name}: 工作簿结构异常 / {len(members)} parts inside the workbook, over the {limits.max_members} limit")
+        raise UserError(
+            f"{file_name}: 工作簿结构异常 / {len(members)} parts inside the workbook, over the {limits.max_members} limit"
+        )
     total = sum(m.file_size for m in members)
     if total > limits.max_unzipped_bytes:
-        raise UserError(f"{file_name}: 解压后过大 / expands to {total / MB:.0f} MB, over the {limits.max_unzipped_bytes / MB:.0f} MB limit")
+        raise UserError(
+            f"{file_name}: 解压后过大 / expands to {total / MB:.0f} MB, over the {limits.max_unzipped_bytes / MB:.0f} MB limit"
+        )
     worst = max(members, key=lambda m: m.file_size / max(m.compress_size, 1))
     ratio = worst.file_size / max(worst.compress_size, 1)
     if ratio > limits.max_ratio and worst.file_size > 10 * MB:
-        raise UserError(f"{file_name}: 疑似压缩炸弹 / part {worst.filename!r} expands {ratio:.0f}-fold, which looks like a zip bomb")
+        raise UserError(
+            f"{file_name}: 疑似压缩炸弹 / part {worst.filename!r} expands {ratio:.0f}-fold, which looks like a zip bomb"
+        )

@@ -27,7 +27,11 @@ def test_analytics_never_imports_streamlit():
 
 def test_pages_do_no_querying_or_aggregating():
     pattern = re.compile(r"(con|conn|db)\.(sql|execute)\(|group_by\(|\.agg\(|import duckdb")
-    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "pages").rglob("*.py") if pattern.search(p.read_text(encoding="utf-8"))]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "pages").rglob("*.py")
+        if pattern.search(p.read_text(encoding="utf-8"))
+    ]
     assert offenders == []
 
 

@@ -92,11 +92,16 @@ def test_audit_is_appended_and_read_newest_first(con):
 
 def test_users_cli_add_list_disable(tmp_db):
     def run(*argv, stdin=""):
-        return subprocess.run([sys.executable, "-m", "analytics", *argv, "--db", str(tmp_db)],
-                              input=stdin, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "analytics", *argv, "--db", str(tmp_db)], input=stdin, capture_output=True, text=True
+        )
 
-    assert run("users", "add", "wang", "--role", "head", "--units", "财政局", "--password-stdin",
-               stdin="s3cret-pass\n").returncode == 0
+    assert (
+        run(
+            "users", "add", "wang", "--role", "head", "--units", "财政局", "--password-stdin", stdin="s3cret-pass\n"
+        ).returncode
+        == 0
+    )
     listed = run("users", "list")
     assert listed.returncode == 0 and "wang" in listed.stdout and "argon2" not in listed.stdout
     bad = run("users", "add", "wu", "--role", "head", "--password-stdin", stdin="s3cret-pass\n")

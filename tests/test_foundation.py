@@ -15,7 +15,9 @@ from analytics.stats import bh_qvalues
 
 def test_settings_file_overrides_defaults(tmp_path):
     f = tmp_path / "s.toml"
-    f.write_text('[quota]\ngood_cap = 0.3\n[[lanes.rules]]\nname = "窗口"\nunit_types = ["窗口服务"]\n', encoding="utf-8")
+    f.write_text(
+        '[quota]\ngood_cap = 0.3\n[[lanes.rules]]\nname = "窗口"\nunit_types = ["窗口服务"]\n', encoding="utf-8"
+    )
     s = load_settings(f)
     assert s.quota.good_cap == 0.3 and s.quota.excellent_cap == 0.2
     assert s.lanes.rules == (LaneRule("窗口", unit_types=("窗口服务",)),)
@@ -37,21 +39,33 @@ def test_store_creates_documented_tables(tmp_db):
 
 def test_lane_priority_explicit_then_rule_then_default():
     settings = Settings().replace(lanes=Lanes(rules=(LaneRule("窗口一线", unit_types=("窗口服务",)),)))
-    q = pl.DataFrame({
-        "person_id": ["a", "b", "c"], "unit_type": ["窗口服务", "窗口服务", "乡镇街道"],
-        "position_level": ["一般干部"] * 3, "lane": ["自定义", None, None],
-    })
+    q = pl.DataFrame(
+        {
+            "person_id": ["a", "b", "c"],
+            "unit_type": ["窗口服务", "窗口服务", "乡镇街道"],
+            "position_level": ["一般干部"] * 3,
+            "lane": ["自定义", None, None],
+        }
+    )
     lanes = frames(q, settings=settings).quarterly["lane"].to_list()
     assert lanes == ["自定义", "窗口一线", "乡镇街道·一般干部"]
 
 
 def test_small_lanes_are_pooled_not_dropped():
-    q = pl.DataFrame({"person_id": list("abcdefghijkl"), "unit_type": ["乡镇街道"] * 10 + ["法检"] * 2,
-                      "position_level": ["一般干部"] * 5 + ["中层正职"] * 3 + ["中层副职"] * 2 + ["一般干部"] * 2})
+    q = pl.DataFrame(
+        {
+            "person_id": list("abcdefghijkl"),
+            "unit_type": ["乡镇街道"] * 10 + ["法检"] * 2,
+            "position_level": ["一般干部"] * 5 + ["中层正职"] * 3 + ["中层副职"] * 2 + ["一般干部"] * 2,
+        }
+    )
     pooled = pool_small_lanes(frames(q).quarterly, Settings())
     assert pooled.height == 12
     assert pooled["lane"].to_list() == ["乡镇街道·一般干部"] * 5 + ["乡镇街道·合并"] * 5 + ["合并赛道"] * 2
-    assert pooled["lane_pooled_from"].to_list()[5:] == ["乡镇街道·中层正职"] * 3 + ["乡镇街道·中层副职"] * 2 + ["法检·一般干部"] * 2
+    assert (
+        pooled["lane_pooled_from"].to_list()[5:]
+        == ["乡镇街道·中层正职"] * 3 + ["乡镇街道·中层副职"] * 2 + ["法检·一般干部"] * 2
+    )
 
 
 def test_csv_export_defuses_formulas_and_keeps_chinese():

@@ -24,12 +24,15 @@ def test_real_samples_pass(samples):
     assert check_upload((samples / "平时考核_宽表_GBK.csv").read_bytes(), "b.csv") == "text"
 
 
-@pytest.mark.parametrize("content,message", [
-    (b"", "empty"),
-    (b"\x00\x01\x02\x03" * 100, "not a table"),
-    (_xlsx_like({"hello.txt": b"hi"}), "zip archive"),
-    (b"PK\x03\x04garbage", "zip archive"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02\x03" * 100, "not a table"),
+        (_xlsx_like({"hello.txt": b"hi"}), "zip archive"),
+        (b"PK\x03\x04garbage", "zip archive"),
+    ],
+)
 def test_refusals_say_what_is_wrong(content, message):
     with pytest.raises(UserError, match=message):
         check_upload(content, "x.xlsx")

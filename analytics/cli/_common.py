@@ -31,7 +31,9 @@ def open_store(args: argparse.Namespace, read_only: bool = True) -> duckdb.DuckD
     """Open the store named by --db; a clear error when there is none yet."""
     path = store.db_path(getattr(args, "db", None))
     if read_only and not path.exists():
-        raise UserError(f"no store at {path}: run `python -m analytics demo` or `python -m analytics import FILE` first")
+        raise UserError(
+            f"no store at {path}: run `python -m analytics demo` or `python -m analytics import FILE` first"
+        )
     try:
         return store.connect(path, read_only=read_only)
     except duckdb.IOException as exc:

@@ -7,7 +7,7 @@ import getpass
 import sys
 
 from analytics import audit, auth
-from analytics.cli._common import add_db, add_output, emit, open_store, settings_of
+from analytics.cli._common import add_db, add_output, emit, open_store
 from analytics.errors import UserError
 
 USERS_HELP = """\
@@ -68,8 +68,12 @@ def _run_audit(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("users", help="add, list, disable/enable users and change passwords",
-                       description=USERS_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "users",
+        help="add, list, disable/enable users and change passwords",
+        description=USERS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("action", choices=("add", "list", "disable", "enable", "passwd"))
     p.add_argument("name", nargs="?", help="user name")
     p.add_argument("--role", choices=auth.ROLES, default="inspector", help="role for `add` (default inspector)")
@@ -79,8 +83,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p)
     p.set_defaults(func=_run_users)
 
-    a = sub.add_parser("audit", help="read the audit log (who viewed, exported, imported what)",
-                       description="The audit log, newest first. Example: python -m analytics audit --action export")
+    a = sub.add_parser(
+        "audit",
+        help="read the audit log (who viewed, exported, imported what)",
+        description="The audit log, newest first. Example: python -m analytics audit --action export",
+    )
     a.add_argument("--user", help="only this user")
     a.add_argument("--action", choices=audit.ACTIONS, help="only this action")
     a.add_argument("--limit", type=int, default=10_000)

@@ -32,7 +32,9 @@ def registry() -> list[Detector]:
     return sorted(found, key=lambda d: (order.get(d.kind, len(order)), d.name_en))
 
 
-def run_detectors(data: AssessmentData, settings: Settings, kinds: list[str] | None = None, seed: int = 0) -> pl.DataFrame:
+def run_detectors(
+    data: AssessmentData, settings: Settings, kinds: list[str] | None = None, seed: int = 0
+) -> pl.DataFrame:
     """All flags from the selected detectors (all by default), strongest first."""
     frames = [d.detect(data, settings, seed) for d in registry() if kinds is None or d.kind in kinds]
     frames = [f for f in frames if f.height]

@@ -58,10 +58,15 @@ def finish_flags(frame: pl.DataFrame) -> pl.DataFrame:
     """Conform a detector's output to FLAG_SCHEMA: add flag_id, fill missing columns, order, cast."""
     if frame.height == 0:
         return empty_flags()
-    missing = [pl.lit(None, dtype=t).alias(c) for c, t in FLAG_SCHEMA.items() if c not in frame.columns and c != "flag_id"]
+    missing = [
+        pl.lit(None, dtype=t).alias(c) for c, t in FLAG_SCHEMA.items() if c not in frame.columns and c != "flag_id"
+    ]
     frame = frame.with_columns(missing)
     key = pl.concat_str(
-        [pl.col(c).cast(pl.Utf8).fill_null("") for c in ("kind", "subject_type", "subject", "unit", "period_from", "period_to")],
+        [
+            pl.col(c).cast(pl.Utf8).fill_null("")
+            for c in ("kind", "subject_type", "subject", "unit", "period_from", "period_to")
+        ],
         separator="|",
     )
     frame = frame.with_columns(
