@@ -65,7 +65,7 @@ from analytics.vocab import AVERAGE, FAIRLY_GOOD, GOOD, POOR
 GRADED = (GOOD, FAIRLY_GOOD, AVERAGE, POOR)
 KEY = ["subject_type", "unit", "subject"]
 STATUS_FLAG, STATUS_NONE, STATUS_THIN = "flag", "no evidence of rotation", "insufficient evidence"
-CELLS_PER_CHUNK = 1_000_000  # (subjects x quarters x draws) per chunk: ~15 MB per worker, cache-friendly
+CELLS_PER_CHUNK = 250_000  # (subjects x quarters x draws) per chunk: working arrays stay near the L2 cache
 D_RESOLUTION = 1e6  # D is compared at 1e-6: the same configuration summed in another order must tie
 KEY_SPAN = 1 << 36  # integer keys of D stay below this (D < 68,000)
 
@@ -134,7 +134,13 @@ def own_reviewer_sections(quarterly: pl.DataFrame, min_people: int) -> pl.DataFr
 
 def _collapse(rows: pl.DataFrame) -> pl.DataFrame:
     """One cell per subject, person and period (a duplicated row counts once)."""
-    return rows.group_by([*KEY, "person_id", "period"]).agg(
+    keys = [*KEY, "person_id", "period"]
+    if rows.select(pl.struct(keys).is_unique().all()).item():
+        # The usual case, one row per cell already: the same columns without a costly group-by.
+        return rows.select(
+            *keys, "name", "lane", "grade", "eligible", (pl.col("good") & pl.col("eligible")).alias("good"), "score"
+        )
+    return rows.group_by(keys).agg(
         pl.col("name").first(),
         pl.col("lane").first(),
         pl.col("grade").get(pl.col("good").arg_max()),
@@ -347,29 +353,33 @@ def _simulate_free(d: _Dense, gens: list[np.random.Generator], draws: int, m: np
     to_give = np.repeat(d.k.astype(np.float32)[:, :, None], draws, axis=2)
     words = -(-span * draws // 4)
     # Each subject draws for its own quarters only, so its stream (and p-value) ignores the rest of the chunk.
+    # All its words for the chunk come in one call: the same stream as one call per person slot.
     own_words = (-(-d.spans * draws // 4)).tolist()
-    raw = np.empty((subjects, words), dtype=np.uint64)
+    raw = np.empty((subjects, people, words), dtype=np.uint64)  # unset words meet a zero threshold: never taken
+    for s in range(subjects):
+        n, w = int(d.n_people[s]), own_words[s]
+        raw[s, :n, :w] = gens[s].bit_generator.random_raw(n * w).reshape(n, w)
+    u16_all = raw.view(np.uint16)[:, :, : span * draws].reshape(subjects, people, span, draws)
     threshold = np.empty((subjects, span, draws), dtype=np.float32)
     take = np.empty((subjects, span, draws), dtype=bool)
     took = take.view(np.uint8)
+    pairs = np.empty((subjects, max(span - 1, 0), draws), dtype=np.uint8)
     count_type = np.uint8 if span < 256 else np.int32
     counts = np.empty((subjects, draws), dtype=count_type)
-    both = np.empty((subjects, draws), dtype=np.uint8)
+    both = np.empty((subjects, draws), dtype=count_type)
     dev = np.zeros((subjects, draws))
     repeats = np.zeros((subjects, draws), dtype=np.int64)
     for j in range(people):
         a = int((d.n_people > j).sum())  # subjects are sorted by size: the first `a` still have a slot j
-        for s in range(a):
-            raw[s, : own_words[s]] = gens[s].bit_generator.random_raw(own_words[s])
-        u16 = raw[:a].view(np.uint16)[:, : span * draws].reshape(a, span, draws)
         np.multiply(to_give[:a], scale[:a, j], out=threshold[:a])
-        np.less(u16, threshold[:a], out=take[:a])
+        np.less(u16_all[:a, j], threshold[:a], out=take[:a])
         np.subtract(to_give[:a], take[:a], out=to_give[:a])
         np.sum(took[:a], axis=1, dtype=count_type, out=counts[:a])
         gap = counts[:a] - m[:a, j, None]
         dev[:a] += gap * gap
-        for t in range(span - 1):  # a loop over quarters: elementwise work on (subjects, draws) arrays
-            np.bitwise_and(took[:a, t], took[:a, t + 1], out=both[:a])
+        if span > 1:  # 好 in two calendar-consecutive quarters, all quarter pairs at once
+            np.bitwise_and(took[:a, :-1], took[:a, 1:], out=pairs[:a])
+            np.sum(pairs[:a], axis=1, dtype=count_type, out=both[:a])
             repeats[:a] += both[:a]
     return dev, repeats
 
@@ -420,11 +430,17 @@ def _d_key(dev: np.ndarray, var: np.ndarray) -> np.ndarray:
 def _at_most(values: np.ndarray) -> np.ndarray:
     """For every entry of a 2-D integer array, how many entries of its row are <= it (ties count in)."""
     rows, width = values.shape
-    offset = np.arange(rows, dtype=np.int64)[:, None] * KEY_SPAN  # keeps rows apart in one flat search
-    keyed = values + offset
-    ordered = np.sort(keyed, axis=1).ravel()
-    found = np.searchsorted(ordered, keyed.ravel(), side="right").reshape(rows, width)
-    return found - np.arange(rows, dtype=np.int64)[:, None] * width
+    order = np.argsort(values, axis=1)
+    ordered = np.take_along_axis(values, order, axis=1)
+    # In sorted order, an entry's count is one past the last position holding the same value.
+    run_end = np.empty((rows, width), dtype=bool)
+    run_end[:, -1] = True
+    np.not_equal(ordered[:, 1:], ordered[:, :-1], out=run_end[:, :-1])
+    ends = np.where(run_end, np.arange(1, width + 1, dtype=np.int64), width)
+    counts = np.minimum.accumulate(ends[:, ::-1], axis=1)[:, ::-1]
+    out = np.empty((rows, width), dtype=np.int64)
+    np.put_along_axis(out, order, counts, axis=1)
+    return out
 
 
 def _p_values(obs1: np.ndarray, null1: np.ndarray, obs2: np.ndarray | None, null2: np.ndarray | None) -> dict:
