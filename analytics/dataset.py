@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from analytics.lanes import assign_lanes
+from analytics.lanes import assign_lanes, lane_sql
 from analytics.privacy import researcher_view
 from analytics.schema import ANNUAL, OUTCOMES, QUARTERLY
 from analytics.settings import Settings
@@ -51,11 +51,28 @@ def _read(con: duckdb.DuckDBPyConnection, table: str, scope: Scope) -> pl.DataFr
     return con.execute(f"SELECT * FROM {quote_ident(table)} WHERE {cond}", params).pl()
 
 
+def _read_with_lanes(con: duckdb.DuckDBPyConnection, table, scope: Scope, settings: Settings) -> pl.DataFrame:
+    """The table's rows within scope with `lane` filled in SQL, as assign_lanes would fill it (one pass, no copy)."""
+    cond, params = scope.where("unit")
+    name = quote_ident(table.name)
+    candidates = [c for c in settings.lanes.default_columns if c in table.column_names]
+    filled: list[str] = []
+    if candidates:
+        counts = ", ".join(f"count({quote_ident(c)})" for c in candidates)
+        found = con.execute(f"SELECT {counts} FROM {name} WHERE {cond}", params).fetchone()
+        filled = [c for c, n in zip(candidates, found or (), strict=False) if n]
+    lane, lane_params = lane_sql(settings, filled)
+    sql = f"SELECT * REPLACE ({lane} AS {quote_ident('lane')}) FROM {name} WHERE {cond}"
+    return con.execute(sql, [*lane_params, *params]).pl()
+
+
 def load_dataset(con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scope = EVERYTHING) -> AssessmentData:
     """Quarterly (with lanes), annual (with the person's latest lane) and outcomes, within scope."""
-    quarterly = assign_lanes(_read(con, QUARTERLY.name, scope), settings)
+    quarterly = _read_with_lanes(con, QUARTERLY, scope, settings)
     annual = _read(con, ANNUAL.name, scope)
-    lane_of = quarterly.sort("year", "quarter").group_by("person_id").agg(pl.col("lane").last().alias("_lane"))
+    # Sort only the four columns needed, not every column of every row (the sort was most of the load's cost).
+    latest = quarterly.select("person_id", "year", "quarter", "lane").sort("year", "quarter")
+    lane_of = latest.group_by("person_id").agg(pl.col("lane").last().alias("_lane"))
     annual = annual.join(lane_of, on="person_id", how="left").with_columns(
         pl.coalesce("lane", "_lane").alias("lane")
     ).drop("_lane")

@@ -66,3 +66,34 @@ def pool_small_lanes(frame: pl.DataFrame, settings: Settings, by: list[str] | No
             lane=pl.when(pl.col("small")).then(target).otherwise("lane"),
         ).drop("small")
     return out
+
+
+def lane_sql(settings: Settings, filled: list[str] | tuple[str, ...]) -> tuple[str, list]:
+    """The SQL expression (with its bound parameters) that `assign_lanes` computes, for reading lanes in DuckDB.
+
+    `filled` names the columns holding at least one value in the rows read: the default lane is built
+    from those of `lanes.default_columns`, as `assign_lanes` does. Identifiers are quoted, values bound.
+    """
+    from analytics.store import quote_ident
+
+    params: list = []
+    whens = []
+    for rule in settings.lanes.rules:  # first rule wins, as in _rule_lane
+        conds = []
+        for col, allowed in (
+            ("unit_type", rule.unit_types),
+            ("position_level", rule.position_levels),
+            ("unit", rule.units),
+        ):
+            if allowed:
+                conds.append(f"{quote_ident(col)} IN (SELECT unnest(?))")
+                params.append(list(allowed))
+        whens.append(f"WHEN {' AND '.join(conds) or 'TRUE'} THEN ?")
+        params.append(rule.name)
+    rule_expr = f"CASE {' '.join(whens)} ELSE NULL END" if whens else "NULL"
+    parts = [c for c in settings.lanes.default_columns if c in filled]
+    # UNASSIGNED is this module's constant, written as a literal like '?' and '·' (settings' values are bound):
+    # a query without bound values also spares DuckDB its import of pandas.
+    unassigned = "'" + UNASSIGNED.replace("'", "''") + "'"
+    default = " || '·' || ".join(f"coalesce(CAST({quote_ident(c)} AS VARCHAR), '?')" for c in parts) or unassigned
+    return f"coalesce({quote_ident('lane')}, {rule_expr}, {default}, {unassigned})", params

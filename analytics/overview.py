@@ -8,11 +8,13 @@ heatmap, lane extremes and strongest warnings a department head looks at first.
 from __future__ import annotations
 
 import re
+import threading
+import weakref
 
 import polars as pl
 
 from analytics.dataset import AssessmentData
-from analytics.quota import quarterly_quota
+from analytics.quota import _floor_share, quarterly_quota
 from analytics.settings import Settings
 from analytics.vocab import GOOD, GRADE_POINTS, QUARTERLY_GRADES, period_label
 
@@ -38,7 +40,14 @@ def parse_period(label: str) -> tuple[int, int]:
 
 def periods(data: AssessmentData) -> list[str]:
     """Quarter labels present in the quarterly data, oldest first."""
-    q = data.quarterly.select("year", "quarter").drop_nulls().unique().sort("year", "quarter")
+    summary = _summary(data)
+    if summary is not None:
+        return list(summary.memo("periods", lambda: _periods(summary.cells)))
+    return _periods(data.quarterly)
+
+
+def _periods(frame: pl.DataFrame) -> list[str]:
+    q = frame.select("year", "quarter").drop_nulls().unique().sort("year", "quarter")
     return [period_label(y, k) for y, k in q.iter_rows()]
 
 
@@ -49,12 +58,26 @@ def years(data: AssessmentData) -> list[int]:
 
 
 def lanes(data: AssessmentData) -> list[str]:
+    summary = _summary(data)
+    if summary is not None:
+        return list(
+            summary.memo("lanes", lambda: summary.cells["lane"].cast(pl.Utf8).drop_nulls().unique().sort().to_list())
+        )
     return data.quarterly["lane"].drop_nulls().unique().sort().to_list()
 
 
 def units(data: AssessmentData) -> list[str]:
-    names = pl.concat([data.quarterly.select("unit"), data.annual.select("unit"), data.outcomes.select("unit")])
-    return names["unit"].drop_nulls().unique().sort().to_list()
+    summary = _summary(data)
+    if summary is not None and not isinstance(data, _Narrowed):
+        return list(summary.memo("units", lambda: _units(summary.cells["unit"].cast(pl.Utf8), data)))
+    return _units(data.quarterly["unit"], data)
+
+
+def _units(quarterly_units: pl.Series, data: AssessmentData) -> list[str]:
+    # Each frame's distinct names first: far fewer strings to merge than all rows.
+    names = [quarterly_units, data.annual["unit"], data.outcomes["unit"]]
+    merged = pl.concat([n.cast(pl.Utf8).drop_nulls().unique() for n in names])
+    return merged.unique().sort().to_list()
 
 
 def restrict_frame(
@@ -77,9 +100,28 @@ def restrict_frame(
 def restrict(
     data: AssessmentData, units: tuple[str, ...] | None = None, lanes: tuple[str, ...] | None = None
 ) -> AssessmentData:
-    """Data narrowed to the sidebar's units and lanes; outcomes follow the people kept."""
+    """Data narrowed to the sidebar's units and lanes; outcomes follow the people kept.
+
+    The narrowed frames are made on first use: the overview's numbers come from the per-dataset
+    summary narrowed the same way, so a filter change does not copy the full frames.
+    """
     if not units and not lanes:
         return data
+    return _Narrowed(data, tuple(units or ()), tuple(lanes or ()))
+
+
+def prepare(data: AssessmentData) -> AssessmentData:
+    """Build the dataset's overview summary now (about a second at 2.3 M rows) and return the data.
+
+    Callers that cache a dataset (the app's loader) call this once, so the overview's first showing and
+    every filter change work on the small summary; without it the first overview call builds it.
+    """
+    if _summary(data) is not None:  # and the sidebar's lists, asked for on every run
+        periods(data), lanes(data), units(data)
+    return data
+
+
+def _restrict_now(data: AssessmentData, units: tuple[str, ...], lanes: tuple[str, ...]) -> AssessmentData:
     quarterly = restrict_frame(data.quarterly, units, lanes)
     annual = restrict_frame(data.annual, units, lanes)
     outcomes = restrict_frame(data.outcomes, units)
@@ -87,6 +129,136 @@ def restrict(
         kept = pl.concat([quarterly.select("person_id"), annual.select("person_id")]).unique()
         outcomes = outcomes.join(kept, on="person_id", how="semi")
     return AssessmentData(quarterly=quarterly, annual=annual, outcomes=outcomes)
+
+
+class _Narrowed(AssessmentData):
+    """AssessmentData narrowed to units and lanes, its frames made on first use (see `restrict`)."""
+
+    def __init__(self, parent: AssessmentData, units: tuple[str, ...], lanes: tuple[str, ...]):
+        # Frozen dataclass: set the private state the way its own __init__ would.
+        object.__setattr__(self, "_parent", parent)
+        object.__setattr__(self, "_units", units)
+        object.__setattr__(self, "_lanes", lanes)
+        object.__setattr__(self, "_made", None)
+        object.__setattr__(self, "_lock", threading.Lock())
+
+    def _frames(self) -> AssessmentData:
+        with self._lock:
+            if self._made is None:
+                object.__setattr__(self, "_made", _restrict_now(self._parent, self._units, self._lanes))
+            return self._made
+
+    quarterly = property(lambda self: self._frames().quarterly)  # type: ignore[assignment]
+    annual = property(lambda self: self._frames().annual)  # type: ignore[assignment]
+    outcomes = property(lambda self: self._frames().outcomes)  # type: ignore[assignment]
+
+    def __reduce__(self):  # pickles (and copies) as the plain frames
+        made = self._frames()
+        return (AssessmentData, (made.quarterly, made.annual, made.outcomes))
+
+
+# The columns of a quarterly frame the overview's numbers need (slim copy, categorical keys).
+_SLIM = ("person_id", "unit", "unit_type", "lane", "year", "quarter", "grade")
+_KEYS = ("person_id", "unit", "lane", "grade")
+
+
+class _Summary:
+    """Per-dataset aggregates behind the overview, computed once and narrowed cheaply by units and lanes.
+
+    cells: unit x lane x quarter row counts with one column per grade and the period label (the grade
+    mix, heatmap, periods and lanes add these up); people: distinct person x unit x lane (who is in a
+    narrowing); quarter(y, q): that quarter's rows with only the columns the headline needs, string keys
+    categorical (made on first use). A narrowed summary filters its parent's pieces, never the full rows.
+    """
+
+    def __init__(self, slim: pl.DataFrame | None, cells: pl.DataFrame, people: pl.DataFrame, parent=None, keep=None):
+        self.slim, self.cells, self.people = slim, cells, people
+        self.parent, self.keep = parent, keep
+        self.memos: dict = {}
+        self.lock = threading.Lock()
+
+    def memo(self, key, make):
+        with self.lock:
+            if key in self.memos:
+                return self.memos[key]
+        made = make()
+        with self.lock:
+            return self.memos.setdefault(key, made)
+
+    @classmethod
+    def of(cls, quarterly: pl.DataFrame) -> _Summary:
+        slim = quarterly.select([pl.col(c).cast(pl.Categorical) if c in _KEYS else pl.col(c) for c in _SLIM])
+        people = slim.select("person_id", "unit", "lane").unique()
+        return cls(slim=slim, cells=_cells(slim), people=people)
+
+    def narrowed(self, units: tuple[str, ...], lanes: tuple[str, ...]) -> _Summary:
+        return _Summary(
+            slim=None,
+            cells=restrict_frame(self.cells, units, lanes),
+            people=restrict_frame(self.people, units, lanes),
+            parent=self,
+            keep=(units, lanes),
+        )
+
+    def quarter(self, year: int, quarter: int) -> pl.DataFrame:
+        if self.parent is not None:
+            return self.memo(
+                ("q", year, quarter), lambda: restrict_frame(self.parent.quarter(year, quarter), *self.keep)
+            )
+        return self.memo(
+            ("q", year, quarter), lambda: self.slim.filter((pl.col("year") == year) & (pl.col("quarter") == quarter))
+        )
+
+
+def _cells(slim: pl.DataFrame) -> pl.DataFrame:
+    counts = [(pl.col("grade") == g).sum().cast(pl.Int64).alias(g) for g in QUARTERLY_GRADES]
+    cells = slim.group_by("unit", "lane", "year", "quarter").agg(*counts, rows=pl.len().cast(pl.Int64))
+    return cells.with_columns(period_expr()).sort("year", "quarter")
+
+
+def _units_over_quota(now: pl.DataFrame, settings: Settings) -> int:
+    """How many units gave more 好 than their quota: analytics.quota.quarterly_quota's rule, counting only."""
+    q = settings.quota
+    graded = now.filter(pl.col("grade").is_in(list(GRADE_POINTS)))
+    counts = graded.group_by("unit", "year", "quarter").agg(
+        n=pl.col("person_id").n_unique().cast(pl.Int64),
+        good=pl.col("person_id").filter(pl.col("grade") == GOOD).n_unique().cast(pl.Int64),
+    )
+    quota = pl.max_horizontal(_floor_share(q.good_cap, pl.col("n")), pl.lit(q.good_min_quota))
+    return counts.filter(pl.col("good") > quota).height
+
+
+_SUMMARIES: dict[int, _Summary] = {}
+_SUMMARY_LOCK = threading.Lock()
+
+
+def _summary(data: AssessmentData) -> _Summary | None:
+    """The dataset's summary (kept while its quarterly frame lives), None where the fast path does not apply."""
+    if isinstance(data, _Narrowed):
+        with data._lock:
+            cached = data.__dict__.get("_summary")
+        if cached is None:
+            parent = _summary(data._parent)
+            if parent is None:
+                return None
+            cached = parent.narrowed(data._units, data._lanes)
+            object.__setattr__(data, "_summary", cached)
+        return cached
+    quarterly = data.quarterly
+    if any(c not in quarterly.columns for c in _SLIM) or "lane_pooled_from" in quarterly.columns:
+        return None
+    key = id(quarterly)
+    with _SUMMARY_LOCK:
+        found = _SUMMARIES.get(key)
+    if found is not None:
+        return found
+    made = _Summary.of(quarterly)
+    with _SUMMARY_LOCK:
+        if key not in _SUMMARIES:
+            _SUMMARIES[key] = made
+            # Forget it with the frame, so that a later frame at the same address starts afresh.
+            weakref.finalize(quarterly, _SUMMARIES.pop, key, None)
+        return _SUMMARIES[key]
 
 
 def _quarter(data: AssessmentData, year: int, quarter: int) -> pl.DataFrame:
@@ -111,10 +283,16 @@ def headline(data: AssessmentData, settings: Settings, year: int, quarter: int) 
     people/units present, share of 好 among the graded against the cap (and last quarter's share),
     and how many units gave more 好 than their quota (analytics.quota).
     """
-    now = _quarter(data, year, quarter)
-    before = _quarter(data, *_previous(year, quarter))
-    quotas = quarterly_quota(AssessmentData(now, data.annual.head(0), data.outcomes.head(0)), settings)
-    over = quotas.filter(pl.col("over")).height
+    summary = _summary(data)
+    if summary is not None:  # the same numbers from the quarter's slim rows (categorical keys count the same)
+        now, before = summary.quarter(year, quarter), summary.quarter(*_previous(year, quarter))
+        people_total = summary.memo("people_total", lambda: summary.people["person_id"].n_unique())
+        over = _units_over_quota(now, settings)
+    else:
+        now, before = _quarter(data, year, quarter), _quarter(data, *_previous(year, quarter))
+        people_total = data.quarterly["person_id"].n_unique()
+        quotas = quarterly_quota(AssessmentData(now, data.annual.head(0), data.outcomes.head(0)), settings)
+        over = quotas.filter(pl.col("over")).height
     cap = settings.quota.good_cap
     return {
         "period": period_label(year, quarter),
@@ -124,16 +302,26 @@ def headline(data: AssessmentData, settings: Settings, year: int, quarter: int) 
         "previous_good_share": good_share(before),
         "cap": cap,
         "units_over_quota": over,
-        "people_total": data.quarterly["person_id"].n_unique(),
+        "people_total": people_total,
     }
 
 
 def grade_mix(data: AssessmentData, last: int | None = None) -> pl.DataFrame:
     """Count and share of each grade per quarter (every grade listed, zeros included), oldest first."""
-    q = data.quarterly.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
+    summary = _summary(data)
+    source = summary.cells if summary is not None else data.quarterly
+    q = source.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     if q.height == 0:
         return pl.DataFrame(schema={"period": pl.Utf8, "grade": pl.Utf8, "count": pl.Int64, "share": pl.Float64})
-    counts = q.with_columns(period_expr()).group_by("period", "grade").agg(count=pl.len().cast(pl.Int64))
+    if summary is not None:
+        counts = (
+            q.group_by("period")
+            .agg(pl.col(g).sum() for g in QUARTERLY_GRADES)
+            .unpivot(index="period", variable_name="grade", value_name="count")
+            .with_columns(pl.col("count").cast(pl.Int64))
+        )
+    else:
+        counts = q.with_columns(period_expr()).group_by("period", "grade").agg(count=pl.len().cast(pl.Int64))
     all_periods = counts.select("period").unique()
     grid = all_periods.join(pl.DataFrame({"grade": list(QUARTERLY_GRADES)}), how="cross")
     out = (
@@ -155,17 +343,24 @@ def good_share_by_unit(data: AssessmentData, last: int = 8, top: int | None = No
 
     `top` keeps the units with the highest latest share (for a compact screen).
     """
-    q = data.quarterly.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
+    summary = _summary(data)
+    source = summary.cells if summary is not None else data.quarterly
+    q = source.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     schema = {"unit": pl.Utf8, "period": pl.Utf8, "n": pl.Int64, "good": pl.Int64, "share": pl.Float64}
     if q.height == 0:
         return pl.DataFrame(schema=schema)
-    q = q.with_columns(period_expr())
+    if summary is None:  # the summary's cells carry the label already
+        q = q.with_columns(period_expr())
     keep = sorted(q["period"].unique().to_list())[-last:]
+    if summary is not None:
+        counted = [pl.col("rows").sum().cast(pl.Int64).alias("n"), pl.col(GOOD).sum().cast(pl.Int64).alias("good")]
+    else:
+        counted = [pl.len().cast(pl.Int64).alias("n"), (pl.col("grade") == GOOD).sum().cast(pl.Int64).alias("good")]
     cells = (
         q.filter(pl.col("period").is_in(keep))
         .group_by("unit", "period")
-        .agg(n=pl.len().cast(pl.Int64), good=(pl.col("grade") == GOOD).sum().cast(pl.Int64))
-        .with_columns(share=pl.col("good") / pl.col("n"))
+        .agg(*counted)
+        .with_columns(pl.col("unit").cast(pl.Utf8), share=pl.col("good") / pl.col("n"))
     )
     latest = cells.sort("period").group_by("unit").agg(latest=pl.col("share").last(), mean=pl.col("share").mean())
     order = latest.sort(["latest", "mean", "unit"], descending=[True, True, False])
@@ -204,12 +399,19 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank") -> p
     if ranked.height == 0 or any(c not in ranked.columns for c in wanted):
         return pl.DataFrame(schema={c: pl.Utf8 for c in EXTREME_COLUMNS})
     ranked = ranked.filter(pl.col(rank_col).is_not_null())
-    order = pl.struct(rank_col, "person_id" if "person_id" in ranked.columns else "name").rank("ordinal").over("lane")
+    tie = "person_id" if "person_id" in ranked.columns else "name"
+    # Ordinal position in the lane by (rank, tie): a stable sort then a running count (no struct ranking).
+    ranked = ranked.sort(rank_col, tie, maintain_order=True, nulls_last=True)
+    order = pl.int_range(1, pl.len() + 1).over("lane")
     size = pl.len().over("lane")
     marked = ranked.with_columns(
         position=pl.when(order <= k).then(pl.lit("▲")).when(size - order < k).then(pl.lit("▼")).otherwise(None)
     )
-    return marked.filter(pl.col("position").is_not_null()).sort("lane", rank_col).select(list(EXTREME_COLUMNS))
+    return (
+        marked.filter(pl.col("position").is_not_null())
+        .sort("lane", rank_col, maintain_order=True)
+        .select(list(EXTREME_COLUMNS))
+    )
 
 
 def change_arrows(frame: pl.DataFrame, column: str = "rank_change", out: str = "change") -> pl.DataFrame:

@@ -204,9 +204,11 @@ def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> Ass
     scope = Scope(units=None if units is None else frozenset(units), pseudonymise=pseudonymise)
     con = store.connect(path, read_only=True)
     try:
-        return load_dataset(con, _settings(settings_identity), scope)
+        data = load_dataset(con, _settings(settings_identity), scope)
     finally:
         con.close()
+    # The overview's per-dataset summary, built with the data it summarises: filter changes then narrow it.
+    return overview.prepare(data)
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

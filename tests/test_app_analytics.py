@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from analytics import charts, i18n, overview, person, report
-from analytics.dataset import frames
+from analytics.dataset import AssessmentData, frames
 from analytics.detectors.base import FLAG_SCHEMA
 from analytics.settings import Settings
 
@@ -125,6 +125,105 @@ def test_lane_extremes_marks_top_and_bottom():
     assert out.filter(pl.col("lane") == "L")["position"].to_list() == ["▲", "▲", "▼", "▼"]
     assert out.filter(pl.col("lane") == "L")["name"].to_list() == ["a", "b", "d", "e"]
     assert out.filter(pl.col("lane") == "M")["position"].to_list() == ["▲"]
+
+
+# ----------------------------------------------------------------------------- fast paths (per-dataset summary)
+
+
+def _messy_quarterly(n: int = 400, seed: int = 5) -> pl.DataFrame:
+    """Random rows with the awkward cases: null units/grades/years, people twice in a quarter, odd grades."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pick = lambda options: [options[i] for i in rng.integers(0, len(options), n)]  # noqa: E731
+    return pl.DataFrame(
+        {
+            "person_id": [f"p{i}" for i in rng.integers(0, 60, n)],
+            "unit": pick(["A", "B", "C", "D", None]),
+            "unit_type": pick(["乡镇", "部门", None]),
+            "position_level": pick(["一般干部", "中层", None]),
+            "year": pl.Series(pick([2023, 2024, 2024, None]), dtype=pl.Int32),
+            "quarter": pl.Series(pick([1, 2, 3, 4]), dtype=pl.Int32),
+            "grade": pick(["好", "较好", "一般", "较差", "不确定等次", "优", None]),
+        }
+    )
+
+
+MESSY = frames(quarterly=_messy_quarterly())
+FILTERS = [((), ()), (("A", "B"), ()), ((), ("乡镇·一般干部",)), (("C",), ("部门·中层", "乡镇·?")), (("none",), ())]
+
+
+@pytest.mark.parametrize("units, lanes", FILTERS)
+def test_summary_fast_path_gives_the_same_numbers_as_the_rows(monkeypatch, units, lanes):
+    assert overview._summary(MESSY) is not None  # the fast path is taken
+    fast = overview.restrict(MESSY, units=units, lanes=lanes)
+    eager = overview._restrict_now(MESSY, units, lanes)
+    found = {
+        "periods": overview.periods(fast),
+        "lanes": overview.lanes(fast),
+        "units": overview.units(fast),
+        "headline": [overview.headline(fast, S, y, q) for y, q in ((2024, 1), (2024, 4), (2023, 1), (2020, 1))],
+        "mix": overview.grade_mix(fast, last=3),
+        "heat": overview.good_share_by_unit(fast, last=3, top=2),
+    }
+    monkeypatch.setattr(overview, "_summary", lambda data: None)  # the plain row-by-row computation
+    assert found["periods"] == overview.periods(eager) and found["lanes"] == overview.lanes(eager)
+    assert found["units"] == overview.units(eager)
+    assert found["headline"] == [
+        overview.headline(eager, S, y, q) for y, q in ((2024, 1), (2024, 4), (2023, 1), (2020, 1))
+    ]
+    assert found["mix"].equals(overview.grade_mix(eager, last=3))
+    assert found["heat"].equals(overview.good_share_by_unit(eager, last=3, top=2))
+
+
+def test_restrict_is_lazy_and_its_frames_are_the_filtered_rows():
+    narrowed = overview.restrict(MESSY, units=("A", "B"), lanes=("乡镇·一般干部",))
+    assert "_made" in narrowed.__dict__ and narrowed.__dict__["_made"] is None  # nothing copied yet
+    q = narrowed.quarterly
+    assert q.height and set(q["unit"]) <= {"A", "B"} and set(q["lane"]) == {"乡镇·一般干部"}
+    expected = MESSY.quarterly.filter(pl.col("unit").is_in(["A", "B"]) & (pl.col("lane") == "乡镇·一般干部"))
+    assert q.equals(expected)
+    assert isinstance(narrowed, AssessmentData) and narrowed.annual.height == 0
+
+
+def test_prepare_builds_the_summary_once_and_keeps_the_data():
+    data = frames(quarterly=_messy_quarterly(seed=9))
+    assert overview.prepare(data) is data
+    summary = overview._summary(data)
+    assert summary is overview._summary(data) and {"periods", "lanes", "units"} <= set(summary.memos)
+    assert summary.cells["rows"].sum() == data.quarterly.height
+
+
+def test_lane_sql_matches_assign_lanes():
+    import duckdb
+
+    from analytics.dataset import EVERYTHING, Scope, _read, _read_with_lanes
+    from analytics.lanes import assign_lanes
+    from analytics.schema import QUARTERLY
+    from analytics.settings import LaneRule, Lanes
+
+    rows = MESSY.quarterly.drop("lane").with_columns(
+        lane=pl.when(pl.col("person_id") == "p1").then(pl.lit("明确赛道")).otherwise(None)
+    )
+    rules = (LaneRule("窗口", unit_types=("部门",), position_levels=("中层",)), LaneRule("A单位", units=("A",)))
+    con = duckdb.connect()
+    con.execute(QUARTERLY.ddl())
+    con.register("messy_rows", rows)
+    con.execute("INSERT INTO quarterly BY NAME SELECT * FROM messy_rows")
+    for settings in (S, S.replace(lanes=Lanes(rules=rules)), S.replace(lanes=Lanes(default_columns=("unit", "rank")))):
+        for scope in (EVERYTHING, Scope(units=frozenset({"B"}))):
+            expected = assign_lanes(_read(con, "quarterly", scope), settings)
+            assert _read_with_lanes(con, QUARTERLY, scope, settings).equals(expected)
+    con.close()
+
+
+def test_lane_extremes_orders_ties_by_person():
+    ranked = pl.DataFrame(
+        {"lane": ["L"] * 4, "rank": [1, 1, 3, 3], "person_id": ["d", "a", "c", "b"], "name": list("dacb"),
+         "unit": ["A"] * 4, "value": [9.0, 9, 5, 5]}
+    )  # fmt: skip
+    out = overview.lane_extremes(ranked, k=1)
+    assert out["name"].to_list() == ["a", "c"] and out["position"].to_list() == ["▲", "▼"]
 
 
 def test_change_arrows():
