@@ -505,3 +505,25 @@ def test_import_paths_reports_unreadable_files_without_raising(samples, tmp_db, 
     )
     assert [r.status for r in results] == ["imported", "refused", "refused"]
     assert "missing.csv" in results[1].report() and "考核等次" in results[2].report()
+
+
+def test_rejected_rows_keep_the_raw_row_of_their_own_sheet(tmp_db):
+    """Two sheets share Excel row numbers: each refused row's raw JSON comes from its own sheet."""
+    good = [HEADER, ["A001", "张三", "财政局", "2024", "1", "好", "91"]]
+    bad = [HEADER, ["A009", "周九", "税务局", "2024", "1", "优良", "60"]]
+    result = import_bytes(tmp_db, xlsx_bytes({"甲": good, "乙": bad}), "两表.xlsx", partial=True)
+    assert (result.status, result.rows, result.rejected) == ("partial", 1, 1)
+    rejected = table(tmp_db, "rejected_rows")
+    assert rejected.select("source_sheet", "source_row", "value").rows() == [("乙", 2, "优良")]
+    assert json.loads(rejected["raw"][0])["姓名"] == "周九"
+
+
+def test_wide_rows_melt_in_row_then_quarter_order_with_gaps(tmp_db):
+    header = ["工号", "姓名", "单位", "年度", "一季度", "二季度", "三季度", "四季度"]
+    rows = [["C1", "甲", "局", "2024", "", "好", "", "一般"],
+            ["C2", "乙", "局", "2024", "较好", "", "较差", ""],
+            ["C3", "丙", "局", "2024", "", "", "", ""]]  # fmt: skip
+    result = import_bytes(tmp_db, csv_bytes(rows, header=header), "宽.csv")
+    assert result.rows == 4
+    got = table(tmp_db, "quarterly").select("person_id", "quarter", "grade", "source_row").rows()
+    assert got == [("C1", 2, "好", 2), ("C1", 4, "一般", 2), ("C2", 1, "较好", 3), ("C2", 3, "较差", 3)]

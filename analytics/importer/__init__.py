@@ -64,7 +64,7 @@ def preview_bytes(content: bytes, file_name: str, kind: str | None = None) -> Pr
     if prepared.kind == "survey":
         rows = prepared.survey_raw.head(PREVIEW_ROWS)
     else:
-        rows = fact_rows(prepared).head(PREVIEW_ROWS).drop("__rec", "__raw")
+        rows = fact_rows(prepared).head(PREVIEW_ROWS).drop("__rec")
     return Preview(
         file_name=file_name, kind=prepared.kind, layout=prepared.layout, sheets=prepared.sheets,
         header_row=prepared.header_row, encoding=prepared.encoding, mapping=prepared.mapping,

@@ -4,7 +4,8 @@ Long: one row per person and period. Wide: one row per person and year with a co
 (`第一季度 … 第四季度`, `一季度`, `1季度`, `Q1`, also `2024Q1`), each cell a grade, optionally a score column
 next to it (`第一季度得分`). Wide rows are melted into long records; blank quarter cells give no record.
 Every record keeps its source row, the headers its values came from (for problem reports), the other
-columns as `extra` JSON, and the whole row as read (`__raw`, for rejected_rows).
+columns as `extra` JSON; the whole row as read (`__raw`, for rejected_rows) is built by raw_rows() for
+the few rows that need it, never carried through the melt.
 """
 
 from __future__ import annotations
@@ -61,37 +62,51 @@ def layout_of(headers: list[str], mapping: dict[str, str]) -> str:
 
 
 def records(body: pl.DataFrame, headers: list[str], mapping: dict[str, str], layout: str, sheet: str | None):
-    """One record per fact: field columns (text as read), ROW, SHEET, `__col_<field>`, extra, RAW."""
+    """One record per fact: field columns (text as read), ROW, SHEET, `__col_<field>`, extra."""
     wide = wide_columns(headers) if layout == "wide" else {}
     if wide:  # the quarter columns carry quarter, grade and score; same-named columns elsewhere go to extra
         mapping = {h: f for h, f in mapping.items() if f not in ("quarter", "grade", "score")}
     used = set(mapping) | {h for pair in wide.values() for h in pair if h}
     others = [h for h in headers if h not in used]
-    base = body.with_columns(
-        _extra(body, others).alias("extra"),
-        pl.struct(headers).struct.json_encode().alias(RAW),
-        pl.lit(sheet, dtype=pl.Utf8).alias(SHEET),
-    )
     fields = [pl.col(h).alias(f) for h, f in mapping.items()]
     sources = [pl.lit(h).alias(col(f)) for h, f in mapping.items()]
-    keep = [pl.col(ROW), pl.col(SHEET), pl.col("extra"), pl.col(RAW)]
+    keep = [pl.col(ROW), pl.lit(sheet, dtype=pl.Utf8).alias(SHEET), _extra(body, others).alias("extra")]
     if layout == "long":
-        return base.select(fields + sources + keep)
-    parts = [
-        base.select(
-            *fields,
-            *sources,
-            *keep,
-            pl.lit(grade_header).alias("quarter"),
-            pl.col(grade_header).alias("grade"),
-            (pl.col(score_header) if score_header else pl.lit(None, dtype=pl.Utf8)).alias("score"),
-            pl.lit(grade_header).alias(col("quarter")),
-            pl.lit(grade_header).alias(col("grade")),
-            pl.lit(score_header or grade_header).alias(col("score")),
-        ).filter(pl.col("grade").is_not_null())
-        for grade_header, score_header in wide.values()
-    ]
-    return pl.concat(parts).sort([ROW], maintain_order=True)
+        return body.select(fields + sources + keep)
+    return _melt(body, wide, fields + sources + keep)
+
+
+def _melt(body: pl.DataFrame, wide: dict[str, tuple[str, str | None]], per_row: list[pl.Expr]) -> pl.DataFrame:
+    """Wide rows -> one record per filled quarter cell, in row order then quarter-column order.
+
+    Only the narrow quarter cells are melted and ordered; the per-row columns (person, extra) are then
+    gathered once by row position, instead of copying and re-sorting the whole wide frame per quarter.
+    """
+    position = "__pos"
+    cells = pl.concat(
+        [
+            body.select(
+                pl.int_range(pl.len(), dtype=pl.UInt32).alias(position),
+                pl.lit(grade_header).alias("quarter"),
+                pl.col(grade_header).alias("grade"),
+                (pl.col(score_header) if score_header else pl.lit(None, dtype=pl.Utf8)).alias("score"),
+                pl.lit(grade_header).alias(col("quarter")),
+                pl.lit(grade_header).alias(col("grade")),
+                pl.lit(score_header or grade_header).alias(col("score")),
+            ).filter(pl.col("grade").is_not_null())
+            for grade_header, score_header in wide.values()
+        ]
+    ).sort(position, maintain_order=True)  # rows keep their order; within a row, quarter-column order
+    rows = body.select(per_row)[cells[position]]
+    return rows.hstack(cells.drop(position))
+
+
+def raw_rows(body: pl.DataFrame, headers: list[str], sheet: str | None, wanted: pl.Series) -> pl.DataFrame:
+    """(SHEET, ROW, RAW) for the source rows in `wanted`: the whole row as read, as JSON (for rejected_rows)."""
+    picked = body.filter(pl.col(ROW).is_in(wanted.implode()))
+    return picked.select(
+        pl.lit(sheet, dtype=pl.Utf8).alias(SHEET), pl.col(ROW), pl.struct(headers).struct.json_encode().alias(RAW)
+    )
 
 
 def _extra(body: pl.DataFrame, others: list[str]) -> pl.Expr:

@@ -90,13 +90,15 @@ def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool
         problems = pl.concat([prepared.problems, store_problems])
         if problems.height and not partial:
             raise _Refused(problems, notes)
-        rows = rows.join(problems.select(REC), on=REC, how="anti").join(repeated.select(REC), on=REC, how="anti")
+        dropped = pl.concat([problems.select(REC), repeated.select(REC)], how="vertical_relaxed")
+        if dropped.height:  # an anti join copies every row even when there is nothing to drop
+            rows = rows.filter(pl.col(REC).is_in(dropped[REC].implode()).not_())
     import_id = con.execute("SELECT nextval('import_seq')").fetchone()[0]
     if rows is None:
         stored = _insert_survey(con, prepared, import_id)
     else:
         stored = store.insert_frame(
-            con, prepared.kind, rows.drop(REC, RAW).with_columns(pl.lit(import_id, pl.Int32).alias("import_id"))
+            con, prepared.kind, rows.drop(REC).with_columns(pl.lit(import_id, pl.Int32).alias("import_id"))
         )
     rejected = _insert_rejected(con, prepared, problems, import_id)
     status = "partial" if partial and problems.height else "imported"
@@ -187,8 +189,8 @@ def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int) -> i
     """One rejected_rows row per problem, with the whole source row as read; returns refused source rows."""
     if problems.height == 0:
         return 0
-    raw = prepared.facts.select(REC, RAW) if RAW in prepared.facts.columns else None
-    frame = problems if raw is None else problems.join(raw, on=REC, how="left")
+    raw = pipeline.raw_rows(prepared, problems) if prepared.tables else None
+    frame = problems if raw is None else problems.join(raw, on=["sheet", "row"], how="left", nulls_equal=True)
     rejected = frame.select(
         pl.lit(import_id, pl.Int32).alias("import_id"),
         pl.col("sheet").alias("source_sheet"),

@@ -40,10 +40,17 @@ _QUARTER_WITH_YEAR = r"(\d{4})(?:年度?|[-_/.])?(?:第?([1-4一二三四])季�
 _QUARTER_RE = re.compile(rf"^(?:{_QUARTER_WITH_YEAR}|{_QUARTER_ALONE})(?:\.0)?$")
 
 
+_BLANKS = " \t\r\n\u3000\u00a0"
+_PADDED = f"^[{_BLANKS}]|[{_BLANKS}]$"
+
+
 def text(series: pl.Series) -> pl.Series:
     """Trimmed text with empty cells as null."""
-    stripped = series.cast(pl.Utf8).str.strip_chars(" \t\r\n\u3000\u00a0")
-    return stripped.replace("", None)
+    # Exports are mostly clean: looking costs a read, rewriting costs a copy of every cell, so look first.
+    cells = series.cast(pl.Utf8)
+    if cells.str.contains(_PADDED).any():
+        cells = cells.str.strip_chars(_BLANKS)
+    return cells.replace("", None) if (cells.str.len_bytes() == 0).any() else cells
 
 
 def parse_quarter(value: str | None) -> tuple[int | None, int] | None:
@@ -118,12 +125,28 @@ def outcomes(series: pl.Series) -> pl.Series:
     return series.replace_strict(mapping, default=None, return_dtype=pl.Utf8)
 
 
+def per_distinct(parse):
+    """Run an elementwise parser once per distinct spelling, then map the column (years, dates, scores repeat a lot)."""
+
+    def parsed(series: pl.Series) -> pl.Series:
+        values = series.drop_nulls().unique()
+        if values.len() * 2 > series.len():  # mostly distinct: mapping would cost more than it saves
+            return parse(series)
+        out = parse(values)
+        return series.replace_strict(values, out, default=None, return_dtype=out.dtype)
+
+    parsed.__doc__, parsed.__name__ = parse.__doc__, parse.__name__
+    return parsed
+
+
+@per_distinct
 def years(series: pl.Series) -> pl.Series:
     """2024, 2024年, 2024年度, 2024.0 -> 2024; null outside 1949-2100."""
     digits = normalise_text_series(series).str.extract(r"^(\d{4})(?:\.0+|年度?|年)?$", 1).cast(pl.Int32, strict=False)
     return digits.set(digits.is_between(MIN_YEAR, MAX_YEAR).not_(), None) if digits.len() else digits
 
 
+@per_distinct
 def dates(series: pl.Series) -> pl.Series:
     """2025-03-15, 2025/3/15, 2025.3.15, 2025年3月15日, '2025-03-15 00:00:00' or an Excel serial -> Date."""
     folded = normalise_text_series(series)
@@ -143,6 +166,7 @@ def dates(series: pl.Series) -> pl.Series:
     return written.fill_null(excel).rename(series.name)
 
 
+@per_distinct
 def numbers(series: pl.Series) -> pl.Series:
     """Scores and amounts: 88.5, 88.5分, 3,000, ￥3000元 -> Float64."""
     cleaned = normalise_text_series(series).str.replace_all(r"[,，分元¥￥]", "")

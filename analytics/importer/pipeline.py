@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from analytics.errors import UserError
-from analytics.upload_guard import check_upload
 from analytics.importer import columns, header, layout, validate
 from analytics.importer.layout import RAW, REC, ROW, SHEET
 from analytics.importer.sheets import read_sheets
 from analytics.schema import BY_NAME
+from analytics.upload_guard import check_upload
 from analytics.vocab import ANNUAL_GRADE_ALIASES, normalise_text
 
 TABLE_OF_KIND = {"quarterly": "quarterly", "annual": "annual", "outcomes": "outcomes"}
@@ -39,6 +39,7 @@ class Prepared:
     ignored_rows: list[int] = field(default_factory=list)
     survey: dict[str, pl.DataFrame] | None = None
     survey_raw: pl.DataFrame | None = None
+    tables: list[header.Table] = field(default_factory=list)  # the cut sheets, for raw_rows()
 
 
 def prepare(content: bytes, file_name: str, kind: str | None = None) -> Prepared:
@@ -154,13 +155,17 @@ def _facts(tables, base) -> Prepared:
     facts, problems, notes = validate.CHECKS[kind](records, file_name)
     base["notes"].extend(notes)
     bad = problems.select(REC).unique()
-    good, dup_notes = validate.duplicates(facts.join(bad, on=REC, how="anti"), kind, stored_columns(kind))
+    checked = facts.filter(pl.col(REC).is_in(bad[REC].implode()).not_()) if bad.height else facts
+    good, dup_notes = validate.duplicates(checked, kind, stored_columns(kind))
     base["notes"].extend(dup_notes)
     conflict = validate.conflicts(good, kind, file_name)
-    facts = pl.concat([good, facts.join(bad, on=REC, how="semi")], how="diagonal_relaxed").sort(REC)
+    rejected = facts.join(bad, on=REC, how="semi")
+    facts = pl.concat([good, rejected], how="diagonal_relaxed") if rejected.height else good
+    if not facts[REC].is_sorted():  # sorting gathers every column: only when dropping records broke the order
+        facts = facts.sort(REC)
     problems = pl.concat([problems, conflict]).sort("sheet", "row", REC, nulls_last=False, maintain_order=True)
     shape = layouts[0] if len(set(layouts)) == 1 else "mixed"
-    return Prepared(layout=shape, mapping=mappings, facts=facts, problems=problems, **base)
+    return Prepared(layout=shape, mapping=mappings, facts=facts, problems=problems, tables=tables, **base)
 
 
 def stored_columns(kind: str) -> list[str]:
@@ -170,7 +175,7 @@ def stored_columns(kind: str) -> list[str]:
 
 
 def fact_rows(prepared: Prepared) -> pl.DataFrame:
-    """The facts as the store's table (without import_id), with REC and RAW to trace them."""
+    """The facts as the store's table (without import_id), with REC to trace them."""
     facts = prepared.facts
     table = BY_NAME[TABLE_OF_KIND[prepared.kind]]
     schema = table.polars_schema()
@@ -182,8 +187,17 @@ def fact_rows(prepared: Prepared) -> pl.DataFrame:
         pl.col(ROW).cast(pl.Int32).alias("source_row"),
         pl.col(SHEET).alias("source_sheet"),
         pl.col(REC),
-        pl.col(RAW),
     )
+
+
+def raw_rows(prepared: Prepared, problems: pl.DataFrame) -> pl.DataFrame:
+    """(sheet, row, RAW) for the source rows the problems name: each whole row as read, as JSON."""
+    parts = [
+        layout.raw_rows(t.body, t.headers, t.sheet, problems.filter(pl.col("sheet").eq_missing(t.sheet))["row"])
+        for t in prepared.tables
+    ]
+    empty = pl.DataFrame(schema={SHEET: pl.Utf8, ROW: pl.Int32, RAW: pl.Utf8})
+    return pl.concat([empty, *parts], how="vertical_relaxed").rename({SHEET: "sheet", ROW: "row"})
 
 
 def _survey(tables, base) -> Prepared:

@@ -139,8 +139,13 @@ class Checker:
         self._namesakes()
 
     def _namesakes(self) -> None:
+        named = self.frame.filter(pl.col("name").is_not_null() & pl.col("unit").is_not_null())
+        # Hash name+unit and id to integers (one pass, no strings compared) to find the few name+unit pairs
+        # with more than one id; the exact grouping below then runs on those records only.
+        hashed = named.select(pl.struct("unit", "name").hash().alias("k"), pl.col("person_id").hash().alias("p"))
+        suspects = hashed.unique().filter(pl.col("k").is_duplicated())["k"]
         found = (
-            self.frame.filter(pl.col("name").is_not_null() & pl.col("unit").is_not_null())
+            named.filter(hashed["k"].is_in(suspects.implode()))
             .group_by("unit", "name")
             .agg(pl.col("person_id").n_unique().alias("ids"))
             .filter(pl.col("ids") > 1)
@@ -254,6 +259,11 @@ def conflicts(frame: pl.DataFrame, kind: str, file: str) -> pl.DataFrame:
     grade = GRADE_FIELD[kind]
     key = ["person_id", *PERIOD_KEYS[kind]]
     graded = frame.filter(pl.col(grade).is_not_null())
+    # Only records sharing a person and period can clash: one hash pass finds them (usually none), and the
+    # grouping below then runs on those few instead of on every record.
+    graded = graded.filter(pl.struct(key).is_duplicated())
+    if graded.height == 0:
+        return empty_problems()
     clashing = graded.group_by(key).agg(pl.col(grade).n_unique().alias("__grades")).filter(pl.col("__grades") > 1)
     if clashing.height == 0:
         return empty_problems()
@@ -295,6 +305,8 @@ def duplicates(frame: pl.DataFrame, kind: str, stored: list[str]) -> tuple[pl.Da
     notes: list[Note] = []
     if frame.height == 0:
         return frame, notes
+    if kind in GRADE_FIELD and not _repeats_key(frame, kind):
+        return frame, notes  # an exact duplicate repeats the key too, so nothing to drop (the common case)
     same = pl.struct([c for c in stored if c in frame.columns])
     exact = frame.filter(same.is_first_distinct().not_())
     if exact.height:
@@ -316,6 +328,13 @@ def duplicates(frame: pl.DataFrame, kind: str, stored: list[str]) -> tuple[pl.Da
             )  # fmt: skip
             frame = frame.filter(key.is_first_distinct())
     return frame, notes
+
+
+def _repeats_key(frame: pl.DataFrame, kind: str) -> bool:
+    """Whether two records share person, period and grade (one hash pass over four columns, not all)."""
+    return bool(
+        frame.select(pl.struct(["person_id", *PERIOD_KEYS[kind], GRADE_FIELD[kind]]).is_duplicated().any()).item()
+    )
 
 
 def _row_list(frame: pl.DataFrame, limit: int = 20) -> str:
