@@ -73,9 +73,11 @@ def load_dataset(con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scop
     # Sort only the four columns needed, not every column of every row (the sort was most of the load's cost).
     latest = quarterly.select("person_id", "year", "quarter", "lane").sort("year", "quarter")
     lane_of = latest.group_by("person_id").agg(pl.col("lane").last().alias("_lane"))
-    annual = annual.join(lane_of, on="person_id", how="left").with_columns(
-        pl.coalesce("lane", "_lane").alias("lane")
-    ).drop("_lane")
+    annual = (
+        annual.join(lane_of, on="person_id", how="left")
+        .with_columns(pl.coalesce("lane", "_lane").alias("lane"))
+        .drop("_lane")
+    )
     annual = assign_lanes(annual, settings)
     data = AssessmentData(quarterly=quarterly, annual=annual, outcomes=_read(con, OUTCOMES.name, scope))
     return pseudonymised(data, settings) if scope.pseudonymise else data
@@ -93,8 +95,12 @@ def pseudonymised(data: AssessmentData, settings: Settings) -> AssessmentData:
     )
 
 
-def frames(quarterly: pl.DataFrame | None = None, annual: pl.DataFrame | None = None,
-           outcomes: pl.DataFrame | None = None, settings: Settings | None = None) -> AssessmentData:
+def frames(
+    quarterly: pl.DataFrame | None = None,
+    annual: pl.DataFrame | None = None,
+    outcomes: pl.DataFrame | None = None,
+    settings: Settings | None = None,
+) -> AssessmentData:
     """Build AssessmentData from hand-made frames (tests): missing columns become nulls, lanes filled."""
     settings = settings or Settings()
 
@@ -106,5 +112,6 @@ def frames(quarterly: pl.DataFrame | None = None, annual: pl.DataFrame | None = 
         return frame.with_columns(missing) if missing else frame
 
     q = assign_lanes(complete(quarterly, QUARTERLY), settings)
-    return AssessmentData(quarterly=q, annual=assign_lanes(complete(annual, ANNUAL), settings),
-                          outcomes=complete(outcomes, OUTCOMES))
+    return AssessmentData(
+        quarterly=q, annual=assign_lanes(complete(annual, ANNUAL), settings), outcomes=complete(outcomes, OUTCOMES)
+    )

@@ -22,7 +22,11 @@ def _rule_lane(frame: pl.DataFrame, settings: Settings) -> pl.Expr:
     # Reverse so that the first rule in the file is applied last and wins.
     for rule in reversed(settings.lanes.rules):
         cond = pl.lit(True)
-        for col, allowed in (("unit_type", rule.unit_types), ("position_level", rule.position_levels), ("unit", rule.units)):
+        for col, allowed in (
+            ("unit_type", rule.unit_types),
+            ("position_level", rule.position_levels),
+            ("unit", rule.units),
+        ):
             if allowed and col in frame.columns:
                 cond = cond & pl.col(col).is_in(list(allowed))
             elif allowed:
@@ -42,7 +46,9 @@ def assign_lanes(frame: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Return a copy with `lane` filled for every row (explicit > rule > default)."""
     explicit = pl.col("lane") if "lane" in frame.columns else pl.lit(None, dtype=pl.Utf8)
     return frame.with_columns(
-        pl.coalesce(explicit, _rule_lane(frame, settings), _default_lane(frame, settings), pl.lit(UNASSIGNED)).alias("lane")
+        pl.coalesce(explicit, _rule_lane(frame, settings), _default_lane(frame, settings), pl.lit(UNASSIGNED)).alias(
+            "lane"
+        )
     )
 
 
@@ -61,10 +67,16 @@ def pool_small_lanes(frame: pl.DataFrame, settings: Settings, by: list[str] | No
         steps.append(pl.concat_str([pl.col("unit_type").fill_null("?"), pl.lit("·合并")]))
     steps.append(pl.lit(POOL))
     for target in steps:
-        out = out.with_columns(small=size < min_size).with_columns(
-            lane_pooled_from=pl.when(pl.col("small")).then(pl.coalesce("lane_pooled_from", "lane")).otherwise("lane_pooled_from"),
-            lane=pl.when(pl.col("small")).then(target).otherwise("lane"),
-        ).drop("small")
+        out = (
+            out.with_columns(small=size < min_size)
+            .with_columns(
+                lane_pooled_from=pl.when(pl.col("small"))
+                .then(pl.coalesce("lane_pooled_from", "lane"))
+                .otherwise("lane_pooled_from"),
+                lane=pl.when(pl.col("small")).then(target).otherwise("lane"),
+            )
+            .drop("small")
+        )
     return out
 
 
