@@ -24,7 +24,9 @@ class Limits:
     max_members: int = 10_000
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = Limits()  # uploads through the app
+# Files the operator names on the command line are theirs already: only type and zip-bomb checks bind.
+FILE_LIMITS = Limits(max_bytes=64 * 1024 * MB, max_unzipped_bytes=64 * 1024 * MB)
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 

@@ -19,6 +19,7 @@ from analytics.errors import UserError
 from analytics.importer.load import list_imports, store_prepared, undo
 from analytics.importer.pipeline import fact_rows, prepare
 from analytics.importer.result import ImportResult, Preview, public_problems
+from analytics.upload_guard import DEFAULT_LIMITS, FILE_LIMITS, Limits
 
 __all__ = ["ImportResult", "Preview", "import_bytes", "import_paths", "list_imports", "preview_bytes", "undo"]
 
@@ -26,13 +27,13 @@ PREVIEW_ROWS = 20
 
 
 def import_bytes(db, content: bytes, file_name: str, kind: str | None = None, partial: bool = False,
-                 user: str | None = None) -> ImportResult:  # fmt: skip
+                 user: str | None = None, limits: Limits = DEFAULT_LIMITS) -> ImportResult:  # fmt: skip
     """Import one file's bytes into the store at `db` (one transaction).
 
     status 'imported' | 'partial' | 'duplicate' | 'refused'; UserError when the file cannot be read
     as a table of a known kind (the store is then untouched).
     """
-    prepared = prepare(content, file_name, kind)
+    prepared = prepare(content, file_name, kind, limits)
     return store_prepared(db, prepared, content, partial, user)
 
 
@@ -43,7 +44,7 @@ def import_paths(db, paths, kind: str | None = None, partial: bool = False) -> l
         name = Path(path).name
         try:
             content = _read(path)
-            results.append(import_bytes(db, content, name, kind=kind, partial=partial))
+            results.append(import_bytes(db, content, name, kind=kind, partial=partial, limits=FILE_LIMITS))
         except UserError as exc:
             results.append(ImportResult(status="refused", file_name=name, message=str(exc)))
     return results

@@ -16,7 +16,7 @@ from analytics.importer import columns, header, layout, validate
 from analytics.importer.layout import RAW, REC, ROW, SHEET
 from analytics.importer.sheets import read_sheets
 from analytics.schema import BY_NAME
-from analytics.upload_guard import check_upload
+from analytics.upload_guard import DEFAULT_LIMITS, Limits, check_upload
 from analytics.vocab import ANNUAL_GRADE_ALIASES, normalise_text
 
 TABLE_OF_KIND = {"quarterly": "quarterly", "annual": "annual", "outcomes": "outcomes"}
@@ -42,11 +42,11 @@ class Prepared:
     tables: list[header.Table] = field(default_factory=list)  # the cut sheets, for raw_rows()
 
 
-def prepare(content: bytes, file_name: str, kind: str | None = None) -> Prepared:
+def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Prepared:
     """Read and check a file; UserError for anything that is not a usable table of a known kind."""
     if kind is not None and kind not in columns.KINDS:
         raise UserError(f"未知类型 unknown kind '{kind}': 可用 accepted: {', '.join(columns.KINDS)}")
-    check_upload(content, file_name)  # size, real type, zip bomb: before any parser sees the bytes
+    check_upload(content, file_name, limits)  # size, real type, zip bomb: before any parser sees the bytes
     sheets, encoding = read_sheets(content, file_name)
     notes: list[validate.Note] = []
     tables = []
