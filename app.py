@@ -11,8 +11,6 @@ gets its own navigation: Data import and Admin only for admins, Research only fo
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from analytics import store
@@ -20,7 +18,6 @@ from pages import _ui as ui
 
 # The app both reads and writes (imports, audit): one DuckDB configuration for the whole process.
 store.share_connections()
-ROOT = Path(__file__).resolve().parent
 
 st.set_page_config(
     page_title="考核分析 · kaohe", page_icon=":material/fact_check:", layout="wide", initial_sidebar_state="expanded"
@@ -28,19 +25,13 @@ st.set_page_config(
 tr = ui.tr
 ui.lang()  # settle the language (from the browser's locale) before any label is drawn
 
-RESEARCH_TITLES = {
-    "research_survey": ("问卷分析", "Survey analysis", ":material/quiz:"),
-    "research_sql": ("SQL 查询", "SQL workspace", ":material/terminal:"),
-}
-
 
 def research_pages() -> list:
-    """The research helper's pages, whichever exist."""
-    found = []
-    for path in sorted((ROOT / "pages").glob("research_*.py")):
-        zh, en, icon = RESEARCH_TITLES.get(path.stem, (path.stem, path.stem, ":material/science:"))
-        found.append(st.Page(f"pages/{path.name}", title=tr(zh, en), icon=icon))
-    return found
+    """Survey and grade data together (pages/research_*.py)."""
+    return [
+        st.Page("pages/research_survey.py", title=tr("问卷分析", "Survey analysis"), icon=":material/quiz:"),
+        st.Page("pages/research_sql.py", title=tr("SQL 查询", "SQL workspace"), icon=":material/terminal:"),
+    ]
 
 
 def login_page(hidden: bool = False):
