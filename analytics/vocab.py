@@ -9,6 +9,7 @@ from __future__ import annotations
 # Quarterly (平时考核) grades, best first. 不确定等次 = not graded this quarter.
 GOOD, FAIRLY_GOOD, AVERAGE, POOR, UNGRADED = "好", "较好", "一般", "较差", "不确定等次"
 QUARTERLY_GRADES: tuple[str, ...] = (GOOD, FAIRLY_GOOD, AVERAGE, POOR, UNGRADED)
+GRADED: tuple[str, ...] = (GOOD, FAIRLY_GOOD, AVERAGE, POOR)  # the four real grades, best first
 GRADE_POINTS: dict[str, int] = {GOOD: 4, FAIRLY_GOOD: 3, AVERAGE: 2, POOR: 1}
 NEGATIVE_GRADES: tuple[str, ...] = (AVERAGE, POOR)  # "一般 or below"
 QUARTERLY_GRADE_EN = {

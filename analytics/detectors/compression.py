@@ -35,9 +35,8 @@ from analytics.detectors._unit_stats import (
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
-from analytics.vocab import QUARTERLY_GRADE_EN
+from analytics.vocab import GRADED, QUARTERLY_GRADE_EN
 
-GRADES = ("好", "较好", "一般", "较差")
 SHARES = ("p_good", "p_fairly", "p_average", "p_poor")
 LN4 = float(np.log(4.0))
 
@@ -69,14 +68,14 @@ def unit_grade_mix(graded: pl.DataFrame) -> pl.DataFrame:
         t_from=pl.col("t").min(),
         t_to=pl.col("t").max(),
         sd=pl.col("points").cast(pl.Float64).std(ddof=0),
-        **{s: (pl.col("grade") == g).mean() for s, g in zip(SHARES, GRADES, strict=True)},
+        **{s: (pl.col("grade") == g).mean() for s, g in zip(SHARES, GRADED, strict=True)},
     )
     entropy = -pl.sum_horizontal([_xlogx(pl.col(s)) for s in SHARES]) / LN4
     modal = pl.concat_list(SHARES).list.arg_max()
     return counts.with_columns(
         H=entropy,
         modal_share=pl.max_horizontal(SHARES),
-        modal_grade=modal.replace_strict(dict(enumerate(GRADES)), return_dtype=pl.Utf8),
+        modal_grade=modal.replace_strict(dict(enumerate(GRADED)), return_dtype=pl.Utf8),
         top2=pl.col("p_good") + pl.col("p_fairly"),
         negative=pl.col("p_average") + pl.col("p_poor"),
     )

@@ -48,9 +48,8 @@ from analytics.detectors._unit_stats import (
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
-from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT, GRADE_POINTS, QUARTERLY_GRADE_EN
+from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT, GRADE_POINTS, GRADED, QUARTERLY_GRADE_EN
 
-GRADES = ("好", "较好", "一般", "较差")
 Z95, Z998 = norm.ppf(0.975), norm.ppf(0.999)
 SEVERITY_SPAN = 0.30  # a share 30 points above the cap (or the lane) is as severe as it gets
 LENIENCY_FULL = 0.50  # a shrunk effect of half a grade point is as severe as it gets
@@ -329,7 +328,7 @@ def _named_reviewers(quarterly: pl.DataFrame) -> pl.DataFrame:
         "person_id", "unit", "lane", "year", "quarter", "grade", "score", reviewer.alias("reviewer")
     )
     named = kept.filter(
-        pl.col("grade").is_in(GRADES) & pl.col("reviewer").is_not_null() & (pl.col("reviewer").str.strip_chars() != "")
+        pl.col("grade").is_in(GRADED) & pl.col("reviewer").is_not_null() & (pl.col("reviewer").str.strip_chars() != "")
     )
     return named.with_columns(reviewers_in_unit=pl.col("reviewer").n_unique().over("unit"))
 
@@ -646,7 +645,7 @@ def _body_places(quarterly: pl.DataFrame, subjects: pl.Series) -> pl.DataFrame:
         quarterly.lazy()
         .select(kept)
         .with_columns(_subject=subject)
-        .filter(pl.col("_subject").is_in(subjects.implode()) & pl.col("grade").is_in(GRADES))
+        .filter(pl.col("_subject").is_in(subjects.implode()) & pl.col("grade").is_in(GRADED))
         .with_columns(t=pl.col("year").cast(pl.Int64) * 4 + pl.col("quarter").cast(pl.Int64) - 1)
         .collect()
     )
@@ -829,7 +828,7 @@ def reviewer_mix(data: AssessmentData, reviewer: str | None = None, unit: str | 
     lane_rows = graded.filter(pl.col("lane").is_in(lanes))
     lane_name = " / ".join(sorted(str(x) for x in lanes))
     grid = pl.DataFrame(
-        {"grade": list(GRADES), "grade_en": [QUARTERLY_GRADE_EN[g] for g in GRADES], "order": list(range(len(GRADES)))}
+        {"grade": list(GRADED), "grade_en": [QUARTERLY_GRADE_EN[g] for g in GRADED], "order": list(range(len(GRADED)))}
     )
 
     def mix(rows: pl.DataFrame, group: str, label: str) -> pl.DataFrame:
