@@ -14,7 +14,7 @@ import weakref
 import polars as pl
 
 from analytics.dataset import AssessmentData
-from analytics.quota import _floor_share, quarterly_quota
+from analytics.quota import good_quota, quarterly_quota
 from analytics.settings import Settings
 from analytics.vocab import GOOD, GRADE_POINTS, QUARTERLY_GRADES, period_label
 
@@ -218,14 +218,12 @@ def _cells(slim: pl.DataFrame) -> pl.DataFrame:
 
 def _units_over_quota(now: pl.DataFrame, settings: Settings) -> int:
     """How many units gave more 好 than their quota: analytics.quota.quarterly_quota's rule, counting only."""
-    q = settings.quota
     graded = now.filter(pl.col("grade").is_in(list(GRADE_POINTS)))
     counts = graded.group_by("unit", "year", "quarter").agg(
         n=pl.col("person_id").n_unique().cast(pl.Int64),
         good=pl.col("person_id").filter(pl.col("grade") == GOOD).n_unique().cast(pl.Int64),
     )
-    quota = pl.max_horizontal(_floor_share(q.good_cap, pl.col("n")), pl.lit(q.good_min_quota))
-    return counts.filter(pl.col("good") > quota).height
+    return counts.filter(pl.col("good") > good_quota(pl.col("n"), settings)).height
 
 
 _SUMMARIES: dict[int, _Summary] = {}

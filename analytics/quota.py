@@ -22,6 +22,12 @@ def _floor_share(cap: float | pl.Expr, n: pl.Expr) -> pl.Expr:
     return (cap * n + _EPS).floor().cast(pl.Int64)
 
 
+def good_quota(n: pl.Expr, settings: Settings) -> pl.Expr:
+    """The quarterly 好 quota for `n` graded people: max(floor(cap * n), minimum quota)."""
+    q = settings.quota
+    return pl.max_horizontal(_floor_share(q.good_cap, n), pl.lit(q.good_min_quota))
+
+
 def _unit_lane() -> pl.Expr:
     return pl.col("unit_type").fill_null(UNASSIGNED).alias("lane")
 
@@ -41,7 +47,7 @@ def quarterly_quota(data, settings: Settings) -> pl.DataFrame:
             pl.col("person_id").n_unique().cast(pl.Int64).alias("n"),
             pl.col("person_id").filter(pl.col("grade") == GOOD).n_unique().cast(pl.Int64).alias("good"),
         )
-        .with_columns(pl.max_horizontal(_floor_share(q.good_cap, pl.col("n")), pl.lit(q.good_min_quota)).alias("quota"))
+        .with_columns(good_quota(pl.col("n"), settings).alias("quota"))
     )
     return (
         out.with_columns(
