@@ -133,6 +133,9 @@ def test_output_schema_values_and_input_untouched(detector, dataset):
         assert set(out["kind"].unique()) <= set(FLAG_KINDS)
         assert set(out["subject_type"].unique()) <= set(SUBJECT_TYPES)
         assert out["flag_id"].null_count() == 0 and out["flag_id"].n_unique() == out.height
+        assert out["flag_key"].null_count() == 0 and out["flag_key"].n_unique() == out.height, (
+            "flag_key names one finding"
+        )
         assert out["subject"].null_count() == 0
         assert out["severity"].null_count() == 0
         assert out["severity"].is_between(0, 1).all()

@@ -258,6 +258,7 @@ def _person_flags(breaks: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return flags.with_columns(
         pl.lit(KIND).alias("kind"), pl.lit("person").alias("subject_type"), pl.col("person_id").alias("subject"),
         pl.format("{}Q1", "year").alias("period_from"), pl.format("{}Q4", "year").alias("period_to"),
+        pl.col("year").cast(pl.Utf8).alias("finding"),
         pl.col("n").cast(pl.Float64).alias("statistic_value"),
         pl.struct("rules", "records").struct.json_encode().alias("statistics"),
         pl.when("_from_date").then(pl.lit(f"结果运用的考核年度由日期推断：前{carry}个月的记录算作上一年度。"))
@@ -438,6 +439,7 @@ def _unit_flags(linked: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         pl.lit(KIND).alias("kind"),
         pl.when(pl.col("lane") == "").then(None).otherwise(pl.col("lane")).alias("lane"),
         pl.format("{}Q1", "year").alias("period_from"), pl.format("{}Q4", "year").alias("period_to"),
+        pl.col("year").cast(pl.Utf8).alias("finding"),
         pl.struct("rules", "findings").struct.json_encode().alias("statistics"),
         pl.lit("分层依据为季度等次组合与年度等次；职责不同（如领导岗位）可能带来合理差异，请结合情况核实。").alias("caveat_zh"),
         pl.lit("Strata are the quarterly pattern and annual grade; different duties (e.g. leadership posts) may "
