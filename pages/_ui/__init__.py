@@ -1,0 +1,69 @@
+"""What every page shares, one module per concept; pages use `from pages import _ui as ui` and `ui.name`.
+
+- state:    session-state keys and the sidebar's current choices
+- lang:     the chosen language and formatting for people (labels, percentages, periods, escaped text)
+- cache:    analytics results cached by store version, settings, scope and filters (`ui.call`)
+- session:  login, logout, single sign-on, the gate every run passes, audit recording
+- filters:  the sidebar (language switch, period, lane, units)
+- frame:    the page frame (title, CSS) and the start screen of an empty store
+- tables:   translated tables, formula-safe downloads, Plotly figures
+- flags:    the detectors' findings on the user's data
+"""
+
+from pages._ui.cache import (
+    DATA,
+    FULL,
+    SETTINGS,
+    call,
+    clear_caches,
+    current_scope,
+    data,
+    facts,
+    full_data,
+    optional,
+    settings,
+    store_identity,
+    store_path,
+)
+from pages._ui.filters import filters_caption, selected_period, sidebar
+from pages._ui.flags import all_flags, detector_kinds, flags
+from pages._ui.frame import is_empty, page_setup, require_data, start_screen
+from pages._ui.lang import default_lang, label, lang, percent, period_text, safe, tr
+from pages._ui.session import (
+    Access,
+    account_box,
+    audit,
+    can_import,
+    current_role,
+    current_user,
+    forget_user_cache,
+    gate,
+    login,
+    logout,
+    make_recorder,
+    recorder,
+    require_role,
+    sso_configured,
+    sso_provider,
+    unprotected_banner,
+)
+from pages._ui.state import (
+    ALL,
+    ANONYMOUS,
+    JUST_LOGGED_IN,
+    LANE_KEY,
+    LANG_KEY,
+    LOGGED_OUT,
+    MESSAGE_KEY,
+    NOTHING,
+    PAGES,
+    PERIOD_KEY,
+    UNITS_KEY,
+    USER_KEY,
+    filter_key,
+    selected_lane,
+    selected_units,
+)
+from pages._ui.tables import MIME, download_bytes, downloads, plot, show_table
+
+__all__ = [name for name in dir() if not name.startswith("_")]

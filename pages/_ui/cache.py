@@ -1,0 +1,204 @@
+"""Cached analytics keyed by the store's data identity, the settings, the user's scope and the sidebar filters.
+
+Pages call `ui.call(func, ui.DATA, ui.SETTINGS, ...)` instead of calling analytics directly so that
+results are cached by the store file's identity (path + mtime + size), the user's scope and the
+sidebar filters: a filter change reruns only what it changes, an import invalidates everything.
+Every data read goes through `current_scope()` (access control sets `st.session_state["scope"]`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from analytics import access, overview, store
+from analytics.dataset import EVERYTHING, AssessmentData, Scope, frames, load_dataset
+from analytics.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
+from pages._ui.state import NOTHING, SCOPE_KEY, filter_key
+
+# Placeholders a page passes to `call` for what the cache fills in.
+DATA = "@data"  # scoped data narrowed to the sidebar's units and lanes
+FULL = "@full"  # scoped data, all units and lanes (rankings compare against the whole lane)
+SETTINGS = "@settings"
+
+
+def current_scope() -> Scope:
+    """The units this session may see, set by `gate()` from the logged-in user on every run.
+
+    Fails closed: a page run without the gate on a store that needs login sees nothing.
+    """
+    scope = st.session_state.get(SCOPE_KEY)
+    if isinstance(scope, Scope):
+        return scope
+    return NOTHING if facts().required else EVERYTHING
+
+
+def _scope_key(scope: Scope) -> tuple:
+    return (None if scope.units is None else tuple(sorted(scope.units)), scope.pseudonymise)
+
+
+def store_path() -> Path:
+    return store.db_path()
+
+
+def _file_identity() -> tuple[str, int, int, int]:
+    """(path, mtime, size, wal mtime): changes whenever anyone writes to the store, audit rows included."""
+    path = store_path()
+    wal = Path(str(path) + ".wal")
+    if not path.exists():
+        return (str(path), 0, 0, 0)
+    stat = path.stat()
+    return (str(path), stat.st_mtime_ns, stat.st_size, wal.stat().st_mtime_ns if wal.exists() else 0)
+
+
+# file identity -> the identity of the data it holds. Every viewed profile writes an audit row, which
+# changes the file; keying caches on the file alone would recompute everything after each view.
+_CANONICAL: dict[tuple, tuple] = {}
+_BY_VERSION: dict[tuple, tuple] = {}
+_IDENTITY_LOCK = threading.Lock()
+
+
+def store_identity() -> tuple[str, int, int, int]:
+    """The store's data identity: (path, mtime, size, wal mtime) of the first file state that held this data.
+
+    Changes when the data change (imports, undo, a rebuilt demo city, from any process); writes that
+    touch only users or the audit log keep it (analytics.access.data_version tells them apart).
+    """
+    raw = _file_identity()
+    if raw[1] == 0:
+        return raw
+    with _IDENTITY_LOCK:
+        known = _CANONICAL.get(raw)
+    if known is not None:
+        return known
+    version = (raw[0], access.data_version(raw[0]))
+    with _IDENTITY_LOCK:
+        if len(_CANONICAL) > 4096:  # a long-running server: forget old states
+            _CANONICAL.clear()
+            _BY_VERSION.clear()
+        canonical = _BY_VERSION.setdefault(version, raw)
+        _CANONICAL[raw] = canonical
+    return canonical
+
+
+def _settings_identity() -> tuple[str, int]:
+    path = Path(os.environ.get("KAOHE_SETTINGS") or DEFAULT_SETTINGS_FILE)
+    return (str(path), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _settings(identity: tuple[str, int]) -> Settings:
+    return load_settings()
+
+
+def settings() -> Settings:
+    return _settings(_settings_identity())
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> AssessmentData:
+    """Scoped data read once per store version; the connection is closed straight away."""
+    path = Path(identity[0])
+    if not path.exists():
+        return frames()
+    units, pseudonymise = scope_key
+    scope = Scope(units=None if units is None else frozenset(units), pseudonymise=pseudonymise)
+    con = store.connect(path, read_only=True)
+    try:
+        data = load_dataset(con, _settings(settings_identity), scope)
+    finally:
+        con.close()
+    # The overview's per-dataset summary, built with the data it summarises: filter changes then narrow it.
+    return overview.prepare(data)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _filtered(identity: tuple, scope_key: tuple, settings_identity: tuple, filter_key: tuple) -> AssessmentData:
+    units, lanes = filter_key
+    return overview.restrict(_dataset(identity, scope_key, settings_identity), units=units, lanes=lanes)
+
+
+def full_data() -> AssessmentData:
+    """Everything the user may see, ignoring the sidebar's unit and lane filters."""
+    return _dataset(store_identity(), _scope_key(current_scope()), _settings_identity())
+
+
+def data() -> AssessmentData:
+    """What the sidebar selects (units, lanes) within the user's scope."""
+    return _filtered(store_identity(), _scope_key(current_scope()), _settings_identity(), filter_key())
+
+
+def _resolve(target: str) -> Callable:
+    module, _, name = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@st.cache_resource(max_entries=512, show_spinner=False)
+def _cached_call(
+    identity: tuple,
+    scope_key: tuple,
+    settings_identity: tuple,
+    filter_key: tuple,
+    target: str,
+    args: tuple,
+    kwargs: tuple,
+) -> Any:
+    full = _dataset(identity, scope_key, settings_identity)
+    narrowed = _filtered(identity, scope_key, settings_identity, filter_key)
+    fill = {DATA: narrowed, FULL: full, SETTINGS: _settings(settings_identity)}
+    real_args = [fill.get(a, a) if isinstance(a, str) else a for a in args]
+    real_kwargs = {k: (fill.get(v, v) if isinstance(v, str) else v) for k, v in kwargs}
+    return _resolve(target)(*real_args, **real_kwargs)
+
+
+def call(func: Callable, *args: Any, **kwargs: Any) -> Any:
+    """func(*args, **kwargs) with DATA/FULL/SETTINGS filled in, cached per store version, scope and filters.
+
+    Results are shared between reruns: treat them as read-only (Polars frames are).
+    """
+    uses_filters = DATA in args or DATA in kwargs.values()
+    fkey = filter_key() if uses_filters else ((), ())
+    target = f"{func.__module__}:{func.__qualname__}"
+    return _cached_call(
+        store_identity(),
+        _scope_key(current_scope()),
+        _settings_identity(),
+        fkey,
+        target,
+        args,
+        tuple(sorted(kwargs.items())),
+    )
+
+
+def optional(module: str, name: str) -> Callable | None:
+    """An analytics function if its module is installed (pages degrade gracefully while it is missing)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def clear_caches() -> None:
+    """After an import or undo in this process (the identity changes anyway; this frees memory sooner)."""
+    _dataset.clear()
+    _filtered.clear()
+    _cached_call.clear()
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _facts(identity: tuple, settings_identity: tuple) -> access.StoreFacts:
+    return access.store_facts(identity[0], _settings(settings_identity))
+
+
+def facts() -> access.StoreFacts:
+    """Whether this store needs a login (cached per data version and settings)."""
+    return _facts(store_identity(), _settings_identity())
