@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 from analytics.lanes import assign_lanes, lane_sql
-from analytics.privacy import researcher_view
+from analytics.privacy import pseudonym_key, researcher_view
 from analytics.schema import ANNUAL, OUTCOMES, QUARTERLY
 from analytics.settings import Settings
 from analytics.store import quote_ident
@@ -80,14 +80,14 @@ def load_dataset(con: duckdb.DuckDBPyConnection, settings: Settings, scope: Scop
     )
     annual = assign_lanes(annual, settings)
     data = AssessmentData(quarterly=quarterly, annual=annual, outcomes=_read(con, OUTCOMES.name, scope))
-    return pseudonymised(data, settings) if scope.pseudonymise else data
+    return pseudonymised(data, pseudonym_key(con)) if scope.pseudonymise else data
 
 
-def pseudonymised(data: AssessmentData, settings: Settings) -> AssessmentData:
-    """Researchers' view: person_id, name and reviewer as keyed-hash pseudonyms, `extra` and outcome
-    `detail` blanked (analytics.privacy.researcher_view). Pseudonyms are stable, so per-person and
-    per-reviewer analytics still work."""
-    salt = settings.privacy.pseudonym_salt
+def pseudonymised(data: AssessmentData, salt: str) -> AssessmentData:
+    """Researchers' view: person_id, name and reviewer as keyed-hash pseudonyms (keyed by the store's
+    secret, analytics.privacy.pseudonym_key), `extra` and outcome `detail` blanked
+    (analytics.privacy.researcher_view). Pseudonyms are stable, so per-person and per-reviewer
+    analytics still work."""
     return AssessmentData(
         quarterly=researcher_view(data.quarterly, salt),
         annual=researcher_view(data.annual, salt),

@@ -4,14 +4,19 @@ Every table and chart a researcher sees passes through `suppress_small` (a group
 settings.privacy.k_min has its counts and every value derived from them blanked, and is marked
 `suppressed`), and researcher exports pass person columns through `pseudonymise` (a keyed hash:
 the same person gets the same pseudonym in every table, so joins still work, but the pseudonym
-cannot be turned back into the id without the salt).
+cannot be turned back into the id without the key). The key is the store's own random secret
+(analytics.secrets_store, a 0600 file beside the store that no query can read): a public default
+salt let anyone hash a name dictionary and reverse every pseudonym.
 """
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import polars as pl
 
+from analytics.secrets_store import store_secret
 from analytics.settings import Settings, load_settings
 
 SUPPRESSED = "suppressed"
@@ -21,6 +26,17 @@ PSEUDONYM_HEX = 10  # 40 bits: collisions stay unlikely for 100,000+ people (bir
 def k_min(settings: Settings | None = None) -> int:
     """The smallest group shown (settings.privacy.k_min, default 5)."""
     return (settings or load_settings()).privacy.k_min
+
+
+def pseudonym_key(db: str | os.PathLike | duckdb.DuckDBPyConnection | None) -> str:
+    """The store's pseudonym key: from its path, or from an open connection (the file it holds).
+
+    An in-memory connection or None gets a key that lives as long as the process.
+    """
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        row = db.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+        db = row[0] if row else None
+    return store_secret(db, "pseudonym")
 
 
 def suppress_small(
@@ -60,10 +76,11 @@ def suppress_small(
 def pseudonymise(frame: pl.DataFrame, columns: list[str], salt: str | None = None, prefix: str = "P-") -> pl.DataFrame:
     """Replace each listed column's values by a keyed-hash pseudonym such as 'P-3f9a2c81d0'.
 
-    Stable for a given salt (same value -> same pseudonym, in every table), nulls stay null.
-    The column (reviewer counts as name) is part of the key, so a person's id and name give different pseudonyms.
+    Stable for a given salt (same value -> same pseudonym, in every table), nulls stay null; salt None
+    means this process's own key (never a public default). The column (reviewer counts as name) is part
+    of the key, so a person's id and name give different pseudonyms.
     """
-    salt = load_settings().privacy.pseudonym_salt if salt is None else salt
+    salt = pseudonym_key(None) if salt is None else salt
     present = [c for c in columns if c in frame.columns]
     if not present or frame.height == 0:
         return frame

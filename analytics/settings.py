@@ -125,7 +125,6 @@ class Outcomes:
 @dataclass(frozen=True)
 class Privacy:
     k_min: int = 5  # groups smaller than this are suppressed in research views
-    pseudonym_salt: str = "kaohe"
 
 
 @dataclass(frozen=True)

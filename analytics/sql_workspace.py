@@ -30,7 +30,7 @@ import pyarrow as pa
 from analytics import store
 from analytics.dataset import EVERYTHING, Scope
 from analytics.errors import UserError
-from analytics.privacy import pseudonymise_people, researcher_view
+from analytics.privacy import pseudonym_key, pseudonymise_people, researcher_view
 from analytics.schema import BY_NAME
 from analytics.store import db_path, quote_ident
 
@@ -167,13 +167,15 @@ def _visible_tables(scope: Scope) -> tuple[str, ...]:
     return tuple(t for t in QUERYABLE if not (restricted and t in UNSCOPED_ONLY))
 
 
-def _pseudonymised(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    frame = researcher_view(frame)
+def _pseudonymised(table: str, frame: pl.DataFrame, key: str) -> pl.DataFrame:
+    frame = researcher_view(frame, key)
     if table == "demo_truth":
         # Person and reviewer subjects are people too.
         people = frame.filter(pl.col("subject_type").is_in(["person", "reviewer"]))
         rest = frame.filter(~pl.col("subject_type").is_in(["person", "reviewer"]))
-        frame = pl.concat([rest, pseudonymise_people(people.rename({"subject": "name"})).rename({"name": "subject"})])
+        frame = pl.concat(
+            [rest, pseudonymise_people(people.rename({"subject": "name"}), key).rename({"name": "subject"})]
+        )
     return frame
 
 
@@ -192,7 +194,7 @@ def _snapshot(path: str, stamp: tuple[int, int, int], scope: Scope) -> dict[str,
             query, params = _scoped_select(table, scope)
             frame = con.execute(query, params).pl()
             if scope.pseudonymise:
-                frame = _pseudonymised(table, frame)
+                frame = _pseudonymised(table, frame, pseudonym_key(path))
             out[table] = frame.to_arrow()
         return out
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import duckdb
 import polars as pl
 
 from analytics.privacy import pseudonymise, pseudonymise_people, suppress_small
@@ -48,3 +49,72 @@ def test_reviewer_pseudonym_matches_the_same_persons_name():
     frame = pl.DataFrame({"name": ["周主任", "李四"], "reviewer": ["吴镇长", "周主任"]})
     out = pseudonymise_people(frame, salt="s")
     assert out["name"][0] == out["reviewer"][1]
+
+
+# ---------------------------------------------------------------- the store's pseudonym secret
+
+
+def test_store_secret_is_made_once_private_and_per_store(tmp_path):
+    import stat
+
+    from analytics.secrets_store import secrets_dir, store_secret
+
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    first = store_secret(a, "pseudonym")
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    assert store_secret(a, "pseudonym") == first  # stable
+    assert store_secret(a, "session") != first  # one per purpose
+    assert store_secret(b, "pseudonym") != first  # one per store
+    key_file = secrets_dir(a) / "pseudonym.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(secrets_dir(a).stat().st_mode) == 0o700
+    assert not [p for p in secrets_dir(a).iterdir() if p.suffix == ".tmp"]
+
+
+def test_the_old_public_salt_no_longer_reverses_pseudonyms(demo_db):
+    """The attack: hash every person id with the published default salt and match the researcher's pseudonyms."""
+    import duckdb
+
+    from analytics.dataset import Scope
+    from analytics.sql_workspace import run_query
+
+    researcher = Scope(units=None, pseudonymise=True)
+    seen = set(run_query(demo_db, "SELECT DISTINCT person_id FROM quarterly", scope=researcher)["person_id"])
+    con = duckdb.connect(str(demo_db), read_only=True)
+    ids = con.execute("SELECT DISTINCT person_id FROM quarterly").pl()
+    con.close()
+    guessed = pseudonymise(ids, ["person_id"], salt="kaohe")["person_id"]
+    assert len(seen) > 100
+    assert not set(guessed) & seen
+
+
+def test_researcher_sql_cannot_read_the_secret_file(tmp_db):
+    import pytest
+
+    from analytics import store
+    from analytics.dataset import Scope
+    from analytics.errors import UserError
+    from analytics.privacy import pseudonym_key
+    from analytics.secrets_store import secrets_dir
+    from analytics.sql_workspace import _sandbox, run_query
+
+    store.connect(tmp_db).close()
+    key = pseudonym_key(tmp_db)
+    key_file = str(secrets_dir(tmp_db) / "pseudonym.key")
+    researcher = Scope(units=None, pseudonymise=True)
+    for sql in (f"SELECT * FROM read_text('{key_file}')", f"SELECT * FROM '{key_file}'",
+                f"SELECT * FROM read_csv('{key_file}', header=false)"):  # fmt: skip
+        with pytest.raises(UserError):
+            run_query(tmp_db, sql, scope=researcher)
+    # Even past the statement checks, the sandbox cannot open files.
+    sandbox = _sandbox({})
+    with pytest.raises(duckdb.Error):
+        sandbox.execute(f"SELECT * FROM read_text('{key_file}')").fetchall()
+    sandbox.close()
+    tables = run_query(
+        tmp_db,
+        "SELECT table_name FROM duckdb_tables() UNION ALL SELECT view_name FROM duckdb_views()",
+        scope=researcher,
+    )
+    assert not any("secret" in t or t == "users" for t in tables["table_name"])
+    assert key not in str(run_query(tmp_db, "SELECT * FROM duckdb_settings()", scope=researcher).rows())
