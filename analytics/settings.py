@@ -125,6 +125,11 @@ class Outcomes:
 @dataclass(frozen=True)
 class Privacy:
     k_min: int = 5  # groups smaller than this are suppressed in research views
+    # Researchers' SQL tables are k-anonymous on these (generalised in this order, most specific first);
+    # survey respondents' attributes (性别, 年龄段, 职级 ...) always count as quasi-identifiers.
+    person_quasi_identifiers: tuple[str, ...] = (
+        "rank", "section", "staff_type", "lane", "position_level", "unit_type", "unit",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,16 @@ How it stays read-only and inside the scope (defence in depth):
 3. The query itself runs in a fresh in-memory DuckDB that holds nothing but those tables, with
    `enable_external_access=false` (no files, no network, no extensions) and the configuration locked,
    so even a statement that slipped past the checks can neither read a file nor reach the store.
-4. A row limit (LIMIT wrapped around the query) and a time limit (a timer thread interrupts the
-   connection).
+4. A row limit (LIMIT wrapped around the query), a size limit in bytes (the result is fetched in
+   Arrow batches and stops once their nbytes pass the cap) and a time limit (a timer thread
+   interrupts the connection).
+5. Researchers (scope.pseudonymise) see k-anonymous tables (analytics.k_anonymity: quasi-identifiers
+   generalised or rows suppressed until each combination holds >= privacy.k_min people; free-text
+   survey answers apart in survey_comments), and their queries are rewritten so that every
+   aggregated row counts >= k people (analytics.small_cells).
+Every column comes back as a type the page and the exports can show: numbers, text, booleans,
+dates and timestamps as they are; DECIMAL as DOUBLE; INTERVAL, STRUCT, LIST, MAP, UNION, BLOB,
+UUID and any other type as text.
 """
 
 from __future__ import annotations
@@ -27,16 +35,24 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from analytics import store
+from analytics import k_anonymity, small_cells, store
 from analytics.dataset import EVERYTHING, Scope
 from analytics.errors import UserError
 from analytics.privacy import pseudonym_key, pseudonymise_people, researcher_view
 from analytics.schema import BY_NAME
+from analytics.settings import Privacy, load_settings
 from analytics.store import db_path, quote_ident
 
 DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
 MAX_ROW_LIMIT = 1_000_000
+DEFAULT_MAX_BYTES = 100 * 1024 * 1024  # what one result may weigh in the server (Arrow bytes)
+_BATCH_ROWS = 16_384
+# Result types shown as they are; DECIMAL becomes DOUBLE and everything else text.
+_SHOWN_AS_IS = frozenset(
+    ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+     "FLOAT", "DOUBLE", "VARCHAR", "DATE", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+)  # fmt: skip
 
 # Tables a query may see. users/audit_log hold credentials and who-did-what: never exposed.
 QUERYABLE = (
@@ -79,9 +95,12 @@ class QueryTimeout(UserError):
 @dataclass(frozen=True)
 class QueryResult:
     frame: pl.DataFrame
-    truncated: bool  # more rows than the limit existed
+    truncated: bool  # more rows than the limit existed, or the size cap was reached
     elapsed_s: float
     row_limit: int
+    byte_limit_hit: bool = False  # cut at max_bytes (then `truncated` too)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    small_groups_guarded: bool = False  # aggregated rows counting fewer than k people were left out
 
 
 # ---------------------------------------------------------------- statement checks
@@ -167,6 +186,16 @@ def _visible_tables(scope: Scope) -> tuple[str, ...]:
     return tuple(t for t in QUERYABLE if not (restricted and t in UNSCOPED_ONLY))
 
 
+def _researcher_tables(tables: dict[str, pl.DataFrame], privacy: Privacy) -> dict[str, pl.DataFrame]:
+    """Pseudonymised tables made k-anonymous, free text moved to survey_comments (analytics.k_anonymity)."""
+    k = privacy.k_min
+    out = k_anonymity.person_tables(tables, k, privacy.person_quasi_identifiers)
+    out["outcomes"] = k_anonymity.k_anonymise(out["outcomes"], ["person_id"], ["unit"], k)
+    out["survey_respondents"] = k_anonymity.respondents(out["survey_respondents"], k)
+    out["survey_answers"], out[COMMENTS] = k_anonymity.split_free_text(out["survey_answers"], out["survey_items"])
+    return out
+
+
 def _pseudonymised(table: str, frame: pl.DataFrame, key: str) -> pl.DataFrame:
     frame = researcher_view(frame, key)
     if table == "demo_truth":
@@ -180,28 +209,32 @@ def _pseudonymised(table: str, frame: pl.DataFrame, key: str) -> pl.DataFrame:
 
 
 @lru_cache(maxsize=4)
-def _snapshot(path: str, stamp: tuple[int, int, int], scope: Scope) -> dict[str, pa.Table]:
-    """The tables a scope may see, read once per store version (mtime, size, wal mtime) and scope."""
+def _snapshot(path: str, stamp: tuple[int, int, int], scope: Scope, privacy: Privacy) -> dict[str, pa.Table]:
+    """The tables a scope may see, read once per store version (mtime, size, wal mtime), scope and privacy."""
     del stamp  # part of the cache key only
     con = store.connect(path, read_only=True)
     try:
         present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        out = {}
+        frames = {}
         for table in _visible_tables(scope):
             if table not in present:
-                out[table] = BY_NAME[table].empty().to_arrow()
+                frames[table] = BY_NAME[table].empty()
                 continue
             query, params = _scoped_select(table, scope)
             frame = con.execute(query, params).pl()
             if scope.pseudonymise:
                 frame = _pseudonymised(table, frame, pseudonym_key(path))
-            out[table] = frame.to_arrow()
-        return out
+            frames[table] = frame
     finally:
         con.close()
+    if scope.pseudonymise:
+        frames = _researcher_tables(frames, privacy)
+    return {name: frame.to_arrow() for name, frame in frames.items()}
 
 
-def snapshot(db: str | os.PathLike | None, scope: Scope = EVERYTHING) -> dict[str, pa.Table]:
+def snapshot(
+    db: str | os.PathLike | None, scope: Scope = EVERYTHING, privacy: Privacy | None = None
+) -> dict[str, pa.Table]:
     """Arrow copies of the queryable tables within scope (cached until the store file changes)."""
     path = db_path(db)
     if not Path(path).exists():
@@ -210,7 +243,8 @@ def snapshot(db: str | os.PathLike | None, scope: Scope = EVERYTHING) -> dict[st
     wal = Path(str(path) + ".wal")
     # Writes land in the .wal file first: its change must refresh the snapshot too.
     stamp = (stat.st_mtime_ns, stat.st_size, wal.stat().st_mtime_ns if wal.exists() else 0)
-    return _snapshot(str(Path(path).resolve()), stamp, scope)
+    privacy = (privacy or load_settings().privacy) if scope.pseudonymise else Privacy()
+    return _snapshot(str(Path(path).resolve()), stamp, scope, privacy)
 
 
 def _sandbox(tables: dict[str, pa.Table | pl.DataFrame]) -> duckdb.DuckDBPyConnection:
@@ -232,17 +266,24 @@ def execute(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     scope: Scope | None = None,
     extra_tables: dict[str, pl.DataFrame] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    privacy: Privacy | None = None,
 ) -> QueryResult:
-    """Run one read-only query; the result with whether it was cut at the row limit.
+    """Run one read-only query; the result with whether it was cut at the row or byte limit.
 
     `extra_tables` (e.g. {'flags': run_detectors(...)} computed within the same scope) are exposed
-    next to the stored tables; they must not use a documented table's name.
+    next to the stored tables; they must not use a documented table's name. `privacy`: k and the
+    quasi-identifiers for researchers (default: settings.privacy).
     """
+    scope = scope or EVERYTHING
     query = check_sql(sql)
+    privacy = privacy or load_settings().privacy
+    if scope.pseudonymise:
+        query = small_cells.guard(query, privacy.k_min)
     row_limit = max(1, min(int(row_limit), MAX_ROW_LIMIT))
-    tables: dict[str, pa.Table | pl.DataFrame] = dict(snapshot(db, scope or EVERYTHING))
+    tables: dict[str, pa.Table | pl.DataFrame] = dict(snapshot(db, scope, privacy))
     for name, frame in (extra_tables or {}).items():
-        if name in BY_NAME:
+        if name in BY_NAME or name == COMMENTS:
             raise ValueError(f"extra table {name!r} would hide the documented table of that name")
         tables[name] = frame
     con = _sandbox(tables)
@@ -250,7 +291,20 @@ def execute(
     started = time.perf_counter()
     timer.start()
     try:
-        frame = con.execute(f"SELECT * FROM (\n{query}\n) AS _q LIMIT {row_limit + 1}").pl()
+        wrapped = f"SELECT * FROM (\n{query}\n) AS _q"  # duplicate column names become a, a_1
+        columns = con.execute(f"DESCRIBE {wrapped}").fetchall()
+        shown = ", ".join(_rendered(name, kind) for name, kind, *_ in columns)
+        reader = con.execute(f"SELECT {shown} FROM ({wrapped}) AS _r LIMIT {row_limit + 1}").to_arrow_reader(
+            _BATCH_ROWS
+        )
+        batches, size, byte_cut = [], 0, False
+        for batch in reader:
+            if size + batch.nbytes > max_bytes:
+                byte_cut = True
+                break
+            batches.append(batch)
+            size += batch.nbytes
+        frame = pl.from_arrow(pa.Table.from_batches(batches, schema=reader.schema))
     except duckdb.InterruptException:
         raise QueryTimeout(f"查询超过 {timeout_s:g} 秒，已中止 / query stopped after {timeout_s:g} s") from None
     except duckdb.Error as exc:
@@ -261,7 +315,20 @@ def execute(
         timer.cancel()
         con.close()
     elapsed = time.perf_counter() - started
-    return QueryResult(frame.head(row_limit), frame.height > row_limit, elapsed, row_limit)
+    return QueryResult(
+        frame.head(row_limit), frame.height > row_limit or byte_cut, elapsed, row_limit,
+        byte_limit_hit=byte_cut, max_bytes=max_bytes, small_groups_guarded=scope.pseudonymise,
+    )  # fmt: skip
+
+
+def _rendered(name: str, kind: str) -> str:
+    """One result column as a type every page and export can show (see the module's docstring)."""
+    column = quote_ident(name)
+    if kind in _SHOWN_AS_IS:
+        return column
+    if kind.startswith("DECIMAL"):
+        return f"CAST({column} AS DOUBLE) AS {column}"
+    return f"CAST({column} AS VARCHAR) AS {column}"
 
 
 def run_query(
@@ -279,9 +346,21 @@ def run_query(
 # ---------------------------------------------------------------- documentation and examples
 
 
+COMMENTS = "survey_comments"  # researchers only: free-text answers with nothing that names their author
+COMMENTS_DOCS = [
+    ("import_id", "INTEGER", "the survey's import"),
+    ("item_id", "VARCHAR", "survey_items.item_id of an open (text) question"),
+    ("answer", "VARCHAR", "the answer as written; no respondent id, sorted by text (研究人员视图 researcher view)"),
+]
+
+
 def table_docs(scope: Scope | None = None) -> dict[str, list[tuple[str, str, str]]]:
     """{table: [(column, type, meaning)]} for the tables a query in this scope can see."""
-    return {t: list(BY_NAME[t].columns) for t in _visible_tables(scope or EVERYTHING)}
+    scope = scope or EVERYTHING
+    docs = {t: list(BY_NAME[t].columns) for t in _visible_tables(scope)}
+    if scope.pseudonymise:
+        docs[COMMENTS] = COMMENTS_DOCS
+    return docs
 
 
 TABLE_DOCS: dict[str, list[tuple[str, str, str]]] = table_docs()

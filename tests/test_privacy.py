@@ -118,3 +118,95 @@ def test_researcher_sql_cannot_read_the_secret_file(tmp_db):
     )
     assert not any("secret" in t or t == "users" for t in tables["table_name"])
     assert key not in str(run_query(tmp_db, "SELECT * FROM duckdb_settings()", scope=researcher).rows())
+
+
+# ---------------------------------------------------------------- k-anonymous research tables
+
+
+def test_k_anonymise_generalises_the_most_specific_attribute_first_then_suppresses():
+    from analytics.k_anonymity import k_anonymise
+
+    frame = pl.DataFrame(
+        {
+            "p": ["a", "b", "c", "d", "e", "f", "g"],
+            "unit": ["财政局"] * 6 + ["小镇"],
+            "sex": ["男", "男", "男", "女", "女", "女", "女"],
+            "age": ["30", "30", "40", "30", "30", "30", "50"],
+        }
+    )
+    out = k_anonymise(frame, ["p"], ["age", "sex", "unit"], k=3)
+    # The three men (two aged 30, one 40) lose their age and together make a group of three; the women
+    # aged 30 keep theirs; g is alone in 小镇 even with everything generalised -> dropped.
+    assert sorted(out["p"]) == ["a", "b", "c", "d", "e", "f"]
+    assert out.filter(pl.col("sex") == "男")["age"].null_count() == 3
+    assert out.filter(pl.col("sex") == "女")["age"].to_list() == ["30"] * 3
+    groups = out.group_by("unit", "sex", "age").agg(pl.col("p").n_unique().alias("n"))
+    assert groups["n"].min() >= 3
+
+
+def test_people_not_rows_are_counted():
+    from analytics.k_anonymity import k_anonymise
+
+    # One person with six quarters is still one person.
+    frame = pl.DataFrame({"p": ["a"] * 6 + ["b", "c"], "unit": ["x"] * 6 + ["y", "y"]})
+    assert k_anonymise(frame, ["p"], ["unit"], k=2)["p"].to_list() == ["b", "c"]
+
+
+def test_respondent_attributes_are_generalised_inside_the_json():
+    from analytics.k_anonymity import respondents
+
+    rows = [("男", "30-39")] * 3 + [("女", "30-39")] * 2 + [("女", "50+")]
+    frame = pl.DataFrame(
+        {
+            "import_id": [1] * 6,
+            "respondent_id": [f"r{i}" for i in range(6)],
+            "unit": ["财政局"] * 6,
+            "attributes": [f'{{"性别":"{s}","年龄段":"{a}"}}' for s, a in rows],
+            "source_row": list(range(2, 8)),
+        }
+    )
+    out = respondents(frame, k=3)
+    decoded = out["attributes"].str.json_decode(infer_schema_length=None).struct.unnest()
+    assert out.height == 6  # the three women make one group once their attributes are generalised
+    assert decoded.group_by("性别", "年龄段").len()["len"].min() >= 3
+    assert decoded.head(3).rows() == [("男", "30-39")] * 3  # the men's group was big enough
+    assert decoded.tail(3)["年龄段"].null_count() == 3
+
+
+def test_attack_small_groups_and_free_text_in_researcher_sql(demo_db):
+    """The attack: group respondents by unit x 性别 x 年龄段 x 职级 and join 意见建议 to its author's attributes."""
+    from analytics.dataset import Scope
+    from analytics.sql_workspace import run_query, snapshot
+
+    researcher = Scope(units=None, pseudonymise=True)
+    attrs = ", ".join(f"json_extract_string(attributes, '$.{a}') AS {a}" for a in ("性别", "年龄段", "职级"))
+    grouped = f"SELECT unit, {attrs}, count(*) AS n FROM survey_respondents GROUP BY ALL"
+    admin = run_query(demo_db, grouped)
+    assert admin.filter(pl.col("n") < 3).height > 50  # the store does hold small groups
+    seen = run_query(demo_db, grouped, scope=researcher)
+    assert seen.height > 0 and seen["n"].min() >= 5
+    # The microdata itself: every combination of quasi-identifiers holds >= 5 respondents.
+    micro = run_query(demo_db, f"SELECT respondent_id, unit, {attrs} FROM survey_respondents", scope=researcher)
+    assert micro.group_by("unit", "性别", "年龄段", "职级").len()["len"].min() >= 5
+    # An aggregate without any count column is guarded too, at any depth.
+    hidden = run_query(
+        demo_db,
+        "WITH g AS (SELECT unit, section, rank, avg(score) AS s FROM quarterly GROUP BY ALL) SELECT * FROM g",
+        scope=researcher,
+    )
+    people = run_query(
+        demo_db, "SELECT unit, section, rank, count(DISTINCT person_id) AS n FROM quarterly GROUP BY ALL"
+    )
+    assert people.filter(pl.col("n") < 5).height > 0
+    small = people.filter(pl.col("n") < 5).select("unit", "section", "rank")
+    assert hidden.join(small, on=["unit", "section", "rank"], nulls_equal=True).height == 0
+    one = run_query(demo_db, "SELECT avg(score) AS s FROM quarterly WHERE person_id = (SELECT min(person_id) FROM quarterly)",
+                    scope=researcher)  # fmt: skip
+    assert one.height == 0
+    # Free text sits in survey_comments, with no respondent id; survey_answers holds no open answers.
+    tables = snapshot(demo_db, researcher)
+    assert tables["survey_comments"].num_rows > 0
+    assert tables["survey_comments"].column_names == ["import_id", "item_id", "answer"]
+    texts = set(run_query(demo_db, "SELECT answer FROM survey_comments", scope=researcher, row_limit=100_000)["answer"])
+    joined = run_query(demo_db, "SELECT answer FROM survey_answers", scope=researcher, row_limit=100_000)
+    assert not texts & set(joined["answer"])
