@@ -104,6 +104,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "quarters": ("季度数", "Quarters"),
     "rank": ("名次", "Rank"),  # a ranking's position; the 职务职级 column is labelled where it is shown
     "n_in_lane": ("赛道人数", "In lane"),
+    "n_ranked": ("参与排名人数", "Ranked"),
+    "place": ("名次", "Place"),
+    "tied": ("并列人数", "Tied"),
     "basis": ("排名依据", "Ranked on"),
     "mean_score": ("平均得分", "Mean score"),
     "grade_points": ("等次分均值", "Mean grade points"),
@@ -161,6 +164,7 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "index": ("指数", "index"),
         "fair": ("公平得分", "fair score"),
         "good_share": ("“好”占比", "share of 好"),
+        "unscored": ("无得分", "no score"),
     },
     "layout": {"long": ("长表", "long"), "wide": ("宽表", "wide")},
     "status": {

@@ -384,32 +384,45 @@ def strongest(flags: pl.DataFrame, k: int = 5) -> pl.DataFrame:
     return flags.sort(["severity", "q_value"], descending=[True, False], nulls_last=True).head(k)
 
 
-EXTREME_COLUMNS = ("lane", "position", "rank", "name", "unit", "value")
+EXTREME_COLUMNS = ("lane", "position", "rank", "tied", "name", "unit", "value")
+SHOWN_TIED = 3  # names listed for a shared place; the rest are counted
 
 
 def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank") -> pl.DataFrame:
     """Top k and bottom k of each lane from a ranking (analytics.rankings.rank_people).
 
-    Columns lane, position ('▲' top, '▼' bottom), rank, name, unit, value; people without a rank are
-    left out; lanes smaller than 2k show each person once.
+    One row per place: people sharing a place are one row (`tied` = how many share it in the whole
+    lane, `name` lists up to three of those shown, '…' when more), never two of them picked at random.
+    A place is top when fewer than k people shown stand before it, bottom when fewer than k stand after.
+    Columns lane, position ('▲' top, '▼' bottom), rank, tied, name, unit, value; unranked people are
+    left out; in a small lane a place is shown once.
     """
-    wanted = [c for c in EXTREME_COLUMNS if c != "position"]
+    wanted = [c for c in EXTREME_COLUMNS if c not in ("position", "tied")]
     if ranked.height == 0 or any(c not in ranked.columns for c in wanted):
         return pl.DataFrame(schema={c: pl.Utf8 for c in EXTREME_COLUMNS})
     ranked = ranked.filter(pl.col(rank_col).is_not_null())
+    if "tied" not in ranked.columns:
+        ranked = ranked.with_columns(pl.len().over("lane", rank_col).cast(pl.UInt32).alias("tied"))
     tie = "person_id" if "person_id" in ranked.columns else "name"
-    # Ordinal position in the lane by (rank, tie): a stable sort then a running count (no struct ranking).
-    ranked = ranked.sort(rank_col, tie, maintain_order=True, nulls_last=True)
-    order = pl.int_range(1, pl.len() + 1).over("lane")
-    size = pl.len().over("lane")
-    marked = ranked.with_columns(
-        position=pl.when(order <= k).then(pl.lit("▲")).when(size - order < k).then(pl.lit("▼")).otherwise(None)
+    places = (
+        ranked.sort("lane", rank_col, tie)
+        .group_by("lane", rank_col, maintain_order=True)
+        .agg(
+            pl.col("tied").first(),
+            pl.col("name").head(SHOWN_TIED).str.join("、"),
+            (pl.len() > SHOWN_TIED).alias("_more"),
+            pl.col("unit").unique(maintain_order=True).head(SHOWN_TIED).str.join("、"),
+            pl.col("value").first(),
+            pl.len().alias("_shown"),
+        )
+        .with_columns(pl.when(pl.col("_more")).then(pl.col("name") + "…").otherwise(pl.col("name")).alias("name"))
     )
-    return (
-        marked.filter(pl.col("position").is_not_null())
-        .sort("lane", rank_col, maintain_order=True)
-        .select(list(EXTREME_COLUMNS))
+    before = pl.col("_shown").cum_sum().over("lane") - pl.col("_shown")
+    after = pl.col("_shown").sum().over("lane") - before - pl.col("_shown")
+    marked = places.with_columns(
+        position=pl.when(before < k).then(pl.lit("▲")).when(after < k).then(pl.lit("▼")).otherwise(None)
     )
+    return marked.filter(pl.col("position").is_not_null()).select(list(EXTREME_COLUMNS))
 
 
 def change_arrows(frame: pl.DataFrame, column: str = "rank_change", out: str = "change") -> pl.DataFrame:

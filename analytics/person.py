@@ -67,27 +67,27 @@ def timeline(data: AssessmentData, person_id: str) -> pl.DataFrame:
     )
 
 
-def lane_percentiles(data: AssessmentData, person_id: str) -> pl.DataFrame:
-    """The person's percentile in their lane each quarter (100 = best), on score where the lane has one
-    for everyone that quarter, else on grade points; ties share the average position."""
-    q = data.quarterly.with_columns(
-        pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64).alias("points")
-    ).filter(pl.col("points").is_not_null())
-    cell = ["lane", "year", "quarter"]
-    scored = pl.col("score").is_not_null().all().over(cell)
-    value = pl.when(scored).then(pl.col("score")).otherwise(pl.col("points"))
-    n = pl.len().over(cell)
-    position = value.rank("average", descending=True).over(cell)
-    ranked = q.with_columns(
-        pl.when(n > 1).then(100.0 * (n - position) / (n - 1)).otherwise(100.0).alias("percentile"),
-        n.alias("n_in_lane"),
-        pl.when(scored).then(pl.lit("score")).otherwise(pl.lit("grade")).alias("basis"),
-    )
-    return (
-        ranked.filter(pl.col("person_id") == person_id)
-        .sort("year", "quarter")
-        .select(period_expr(), "lane", "percentile", "n_in_lane", "basis")
-    )
+def lane_percentiles(
+    data: AssessmentData, settings: Settings, person_id: str, visible: frozenset[str] | None = None
+) -> pl.DataFrame:
+    """The person's rank and percentile in their lane each quarter (100 = best), as the lane ranking
+    has them (analytics.rankings.rank_people over the whole lane in `data`): the same numbers whoever
+    looks. `visible` is the viewer's units: someone outside them gets an empty table."""
+    from analytics.rankings import rank_people
+
+    columns = {"period": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32, "tied": pl.UInt32, "percentile": pl.Float64,
+               "n_in_lane": pl.UInt32, "n_ranked": pl.UInt32, "basis": pl.Utf8}  # fmt: skip
+    mine = data.quarterly.filter(pl.col("person_id") == person_id)
+    if visible is not None:
+        mine = mine.filter(pl.col("unit").is_in(sorted(visible)))
+    quarters = mine.select("year", "quarter").unique().sort("year", "quarter").rows()
+    found = [
+        rank_people(data, settings, period=f"{y}Q{q}", visible=visible).filter(pl.col("person_id") == person_id)
+        for y, q in quarters
+    ]
+    if not found:
+        return pl.DataFrame(schema=columns)
+    return pl.concat(found).select(pl.col("period"), *[pl.col(c) for c in columns if c != "period"])
 
 
 def reviewers(data: AssessmentData, person_id: str) -> pl.DataFrame:

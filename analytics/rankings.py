@@ -1,15 +1,19 @@
 """Lane rankings (分类排名): people against people of the same lane, units against units of the same type.
 
 People are ranked for a quarter, a year or a rolling window of quarters, on one yardstick per lane:
-- `score`: the mean score, where every person of the lane has one; otherwise the lane falls back to
-  grade points (好 4 … 较差 1) so that nobody is ranked on a different yardstick (`basis` says which);
+- `score`: the mean score. In a lane where only some people have scores, those with scores are ranked
+  by score and the others are listed apart, unranked (`basis` 'unscored'): the yardstick never switches
+  silently. A lane where nobody has a score is ranked on grade points (好 4 … 较差 1, `basis` 'grade');
 - `grade`: the mean grade points;
 - `index`: a composite of sub-scores kept in `extra`, weighted as settings.ranking.indexes says
   (e.g. 工作实绩 0.6 + 工作作风 0.4);
 - `fair`: the mean fair score, i.e. the score with the grading body's leniency taken out (analytics.fair_score).
 
-Ties share the best rank (competition ranking 1, 2, 2, 4); the percentile uses the average position,
-100 = best and 0 = worst in the lane. Small lanes are pooled (analytics.lanes.pool_small_lanes) and
+Ranks, percentiles and lanes are computed over the whole lane (every unit in `data`), and only then
+narrowed to the units a viewer may see (`visible`): a head of one unit sees for each of their people
+the rank an administrator sees; people outside stay invisible, present only in the counts
+(`n_in_lane`, `n_ranked`). Ties share the best rank (competition ranking 1, 2, 2, 4) and `tied` says
+how many share it; the percentile uses the average position, 100 = best and 0 = worst of those ranked. Small lanes are pooled (analytics.lanes.pool_small_lanes) and
 say so in `lane_pooled_from`; nobody is dropped: people with nothing to rank on (e.g. 不确定等次 all
 period) are listed with an empty rank. `rank_change` compares with the previous period of the same
 length (positive = moved up), in the same lane.
@@ -29,6 +33,7 @@ from analytics.settings import IndexWeights, Settings
 from analytics.vocab import GOOD, GRADE_POINTS, period_index, period_label
 
 PEOPLE_BY = ("score", "grade", "index", "fair")
+UNSCORED = "unscored"  # basis of people (or units) without a score in a lane ranked by score
 UNITS_BY = ("good_share", "score", "fair")
 _PERIOD = re.compile(r"^\s*(\d{4})\s*(?:[-_ /]?\s*[Qq]\s*([1-4])|年?\s*第?\s*([1-4一二三四])\s*季度?)\s*$")
 _CN_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4}
@@ -180,11 +185,16 @@ def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
 
 def _value(people: pl.DataFrame, by: str, index: IndexWeights | None) -> pl.DataFrame:
     if by == "score":
-        # A lane ranks by score only when every person in it has one; otherwise all by grade points.
-        all_scored = pl.col("_has_score").all().over("lane")
+        # Scores rank where they exist; a lane with none at all is ranked on grade points instead.
+        none_scored = ~pl.col("_has_score").any().over("lane")
         return people.with_columns(
-            pl.when(all_scored).then(pl.col("mean_score")).otherwise(pl.col("grade_points")).alias("value"),
-            pl.when(all_scored).then(pl.lit("score")).otherwise(pl.lit("grade")).alias("basis"),
+            pl.when(none_scored).then(pl.col("grade_points")).otherwise(pl.col("mean_score")).alias("value"),
+            pl.when(none_scored)
+            .then(pl.lit("grade"))
+            .when(pl.col("_has_score"))
+            .then(pl.lit("score"))
+            .otherwise(pl.lit(UNSCORED))
+            .alias("basis"),
         )
     if by == "grade":
         return people.with_columns(pl.col("grade_points").alias("value"), pl.lit("grade").alias("basis"))
@@ -207,7 +217,10 @@ def _ranked(people: pl.DataFrame) -> pl.DataFrame:
         .when(pl.col("value").is_not_null())
         .then(100.0)
         .alias("percentile"),
-        n.cast(pl.UInt32).alias("n_in_lane"),
+        pl.len().over("lane").cast(pl.UInt32).alias("n_in_lane"),
+        n.cast(pl.UInt32).alias("n_ranked"),
+    ).with_columns(
+        pl.when(pl.col("rank").is_not_null()).then(pl.len().over("lane", "rank")).cast(pl.UInt32).alias("tied")
     )
 
 
@@ -216,13 +229,14 @@ def _rank_window(
 ) -> pl.DataFrame:
     rows = win.rows(yard)
     if rows.height == 0:
-        return pl.DataFrame(schema={"person_id": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32})
+        return pl.DataFrame(schema={"person_id": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32, "basis": pl.Utf8})
     return _ranked(_value(_people_in(rows, by, settings), by, index))
 
 
 PEOPLE_COLUMNS = (
-    "lane", "rank", "person_id", "name", "unit", "section", "value", "percentile", "rank_change", "n_in_lane",
-    "lane_pooled_from", "basis", "period", "unit_type", "grade_points", "mean_score", "goods", "quarters_graded",
+    "lane", "rank", "tied", "person_id", "name", "unit", "section", "value", "percentile", "rank_change", "n_in_lane",
+    "n_ranked", "lane_pooled_from", "basis", "period", "unit_type", "grade_points", "mean_score", "goods",
+    "quarters_graded",
 )  # fmt: skip
 
 
@@ -235,8 +249,12 @@ def rank_people(
     lane: str | None = None,
     by: str = "score",
     index: str | None = None,
+    visible: frozenset[str] | None = None,
 ) -> pl.DataFrame:
     """Rank people within their lane for a quarter (default: the latest), a year, or `window` quarters.
+
+    `data` should hold the whole lane (all units); `visible` (units, None = all) narrows the rows
+    returned after ranking, so ranks do not depend on who is looking.
 
     >>> rank_people(data, settings, period="2025Q4", by="fair").head()  # doctest: +SKIP
     """
@@ -250,15 +268,57 @@ def rank_people(
     if by == "index" and current["value"].null_count() == current.height:
         raise UserError(f"nobody in {win.label} has every sub-score of the index {chosen.name}")
     before = _rank_window(yard, win.previous(), by, settings, chosen).select(
-        "person_id", "lane", pl.col("rank").alias("_before")
+        "person_id", "lane", pl.col("rank").alias("_before"), pl.col("basis").alias("_basis_before")
     )
     out = current.join(before, on=["person_id", "lane"], how="left").with_columns(
-        (pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64)).alias("rank_change"),
+        # A change means something only on the same yardstick (a lane that gained scores starts afresh).
+        pl.when(pl.col("basis") == pl.col("_basis_before"))
+        .then(pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64))
+        .alias("rank_change"),
         pl.lit(win.label).alias("period"),
     )
     if lane is not None:
         out = _only_lane(out, lane)
-    return out.select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
+    return only_visible(out, visible).select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
+
+
+def only_visible(frame: pl.DataFrame, visible: frozenset[str] | None) -> pl.DataFrame:
+    """Rows of the units a viewer may see (None = every unit); ranks and counts stay as computed."""
+    return frame if visible is None else frame.filter(pl.col("unit").is_in(sorted(visible)))
+
+
+def split_apart(ranked: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(people ranked, people listed apart because the lane is ranked by score and they have none)."""
+    apart = pl.col("basis") == UNSCORED
+    return ranked.filter(~apart), ranked.filter(apart)
+
+
+def rank_text(rank: str = "rank", tied: str = "tied", lang: str = "zh") -> pl.Expr:
+    """The place as people say it: '3', or '并列第 1（40 人）' / 'tied 1st (40)' when several share it."""
+    r, t = pl.col(rank).cast(pl.Utf8), pl.col(tied).cast(pl.Utf8)
+    shared = (
+        pl.concat_str([pl.lit("并列第 "), r, pl.lit("（"), t, pl.lit(" 人）")])
+        if lang == "zh"
+        else pl.concat_str([pl.lit("tied "), r, pl.lit(" ("), t, pl.lit(")")])
+    )
+    return pl.when(pl.col(tied) > 1).then(shared).otherwise(r).alias("place")
+
+
+def lane_notes(ranked: pl.DataFrame) -> pl.DataFrame:
+    """Per lane shown: people in the whole lane, how many are ranked, and how many listed apart (no score)."""
+    if ranked.height == 0:
+        return pl.DataFrame(schema={"lane": pl.Utf8, "n_in_lane": pl.UInt32, "n_ranked": pl.UInt32, "apart": pl.UInt32})
+    return (
+        ranked.group_by("lane")
+        .agg(
+            pl.col("n_in_lane").first(),
+            pl.col("n_ranked").first(),
+            (pl.col("basis") == UNSCORED).sum().cast(pl.UInt32).alias("apart_shown"),
+            pl.col("basis").first().alias("basis"),
+        )
+        .with_columns((pl.col("n_in_lane") - pl.col("n_ranked")).cast(pl.UInt32).alias("apart"))
+        .sort("lane")
+    )
 
 
 def _only_lane(frame: pl.DataFrame, lane: str) -> pl.DataFrame:
@@ -293,24 +353,30 @@ def _unit_table(yard: pl.DataFrame, win: Window) -> pl.DataFrame:
             pl.col("_score").mean().alias("mean_score"),
             pl.col("_points").mean().alias("grade_points"),
             *fair,
-            pl.col("_score").is_not_null().all().alias("_all_scored"),
+            pl.col("_score").is_not_null().any().alias("_any_scored"),
         )
     )
 
 
 def _unit_value(units: pl.DataFrame, by: str) -> pl.DataFrame:
     if by == "score":
-        all_scored = pl.col("_all_scored").all().over("lane")
+        none_scored = ~pl.col("_any_scored").any().over("lane")
         return units.with_columns(
-            pl.when(all_scored).then(pl.col("mean_score")).otherwise(pl.col("grade_points")).alias("value"),
-            pl.when(all_scored).then(pl.lit("score")).otherwise(pl.lit("grade")).alias("basis"),
+            pl.when(none_scored).then(pl.col("grade_points")).otherwise(pl.col("mean_score")).alias("value"),
+            pl.when(none_scored)
+            .then(pl.lit("grade"))
+            .when(pl.col("_any_scored"))
+            .then(pl.lit("score"))
+            .otherwise(pl.lit(UNSCORED))
+            .alias("basis"),
         )
     column = {"good_share": "good_share", "fair": "fair_mean"}[by]
     return units.with_columns(pl.col(column).alias("value"), pl.lit(by).alias("basis"))
 
 
 UNIT_COLUMNS = (
-    "lane", "rank", "unit", "value", "n", "good_share", "mean_score", "fair_mean", "trend", "n_in_lane", "basis",
+    "lane", "rank", "unit", "value", "n", "good_share", "mean_score", "fair_mean", "trend", "n_in_lane",
+    "units_in_lane", "basis",
     "period", "graded",
 )  # fmt: skip
 
@@ -323,6 +389,7 @@ def rank_units(
     lane: str | None = None,
     by: str = "good_share",
     window: int | None = None,
+    visible: frozenset[str] | None = None,
 ) -> pl.DataFrame:
     """Rank units within unit-type lanes by share of 好, mean score or fair mean; `trend` = change since the previous period."""
     if by not in UNITS_BY:
@@ -336,6 +403,7 @@ def rank_units(
     out = current.join(before, on=["lane", "unit"], how="left").with_columns(
         competition_rank(pl.col("value"), "lane").alias("rank"),
         n.cast(pl.UInt32).alias("n_in_lane"),
+        pl.len().over("lane").cast(pl.UInt32).alias("units_in_lane"),
         (pl.col("value") - pl.col("_before")).alias("trend"),
         pl.lit(win.label).alias("period"),
     )
@@ -345,4 +413,4 @@ def rank_units(
             raise UserError(
                 f"no unit lane {lane!r}; unit lanes are unit types: {', '.join(sorted(current['lane'].unique()))}"
             )
-    return out.select(UNIT_COLUMNS).sort(["lane", "rank", "unit"], nulls_last=True)
+    return only_visible(out, visible).select(UNIT_COLUMNS).sort(["lane", "rank", "unit"], nulls_last=True)

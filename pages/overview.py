@@ -83,10 +83,12 @@ with right:
 lanes_col, warn_col = st.columns([1.25, 1])
 with lanes_col:
     st.markdown(tr(f"**各赛道前后两名** · {period}", f"**Top and bottom of each lane** · {period}"))
-    ranked = ui.call(rankings.rank_people, ui.FULL, ui.SETTINGS, period=f"{year}Q{quarter}")
+    ranked = ui.call(rankings.rank_people, ui.WHOLE, ui.SETTINGS, period=f"{year}Q{quarter}", visible=ui.VISIBLE)
     extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2)
     ui.show_table(
-        extremes,
+        extremes.with_columns(rankings.rank_text(lang=lang)).select(
+            "lane", "position", "place", "name", "unit", "value"
+        ),
         height=250,
         column_config={
             "value": st.column_config.NumberColumn(format="%.1f"),

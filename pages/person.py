@@ -45,7 +45,7 @@ ui.audit("view_person", pid)
 who = ui.call(person.info, ui.DATA, pid)
 record = ui.call(person.timeline, ui.DATA, pid)
 years = ui.call(person.annual, ui.DATA, pid)
-standing = ui.call(person.lane_percentiles, ui.DATA, pid)
+standing = ui.call(person.lane_percentiles, ui.WHOLE, ui.SETTINGS, pid, visible=ui.VISIBLE)
 st.markdown(f"#### {ui.safe(who['name'] or pid)}")
 names = {
     "unit": tr("单位", "Unit"),

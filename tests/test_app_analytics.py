@@ -217,13 +217,21 @@ def test_lane_sql_matches_assign_lanes():
     con.close()
 
 
-def test_lane_extremes_orders_ties_by_person():
+def test_lane_extremes_shows_a_shared_place_once_with_its_count():
     ranked = pl.DataFrame(
         {"lane": ["L"] * 4, "rank": [1, 1, 3, 3], "person_id": ["d", "a", "c", "b"], "name": list("dacb"),
          "unit": ["A"] * 4, "value": [9.0, 9, 5, 5]}
     )  # fmt: skip
     out = overview.lane_extremes(ranked, k=1)
-    assert out["name"].to_list() == ["a", "c"] and out["position"].to_list() == ["▲", "▼"]
+    assert out["name"].to_list() == ["a、d", "b、c"] and out["position"].to_list() == ["▲", "▼"]
+    assert out["tied"].to_list() == [2, 2]
+    many = pl.DataFrame(
+        {"lane": ["L"] * 41, "rank": [1] * 40 + [41], "person_id": [f"p{i:02}" for i in range(41)],
+         "name": [f"p{i:02}" for i in range(41)], "unit": ["A"] * 41, "value": [9.0] * 40 + [1.0]}
+    )  # fmt: skip
+    out = overview.lane_extremes(many, k=2)
+    assert out["rank"].to_list() == [1, 41] and out["tied"].to_list() == [40, 1]
+    assert out["name"][0] == "p00、p01、p02…"
 
 
 def test_change_arrows():
@@ -269,7 +277,7 @@ def test_person_timeline_percentile_and_reviewers():
     line = person.timeline(DATA, "b0")
     assert line["period"].to_list() == ["2024Q1", "2024Q2"]
     assert line["points"].to_list() == [3, 4]
-    standing = person.lane_percentiles(DATA, "a0")
+    standing = person.lane_percentiles(DATA, S, "a0")
     # 2024Q1: a0 has the best score of 6 graded -> 100; 2024Q2: lowest of the scored ones
     assert standing["percentile"].to_list()[0] == pytest.approx(100.0)
     assert standing["percentile"].to_list()[1] < 50
@@ -319,7 +327,7 @@ BUILDERS = [
     lambda lang: charts.good_share_heatmap(overview.good_share_by_unit(DATA), "t", lang, cap=0.4),
     lambda lang: charts.flags_by_kind_bars(pl.DataFrame({"kind": ["rotation"], "count": [2]}), "t", lang),
     lambda lang: charts.grade_timeline(person.timeline(DATA, "a0"), "t", lang),
-    lambda lang: charts.lines(person.lane_percentiles(DATA, "a0"), "period", "percentile", "t", lang),
+    lambda lang: charts.lines(person.lane_percentiles(DATA, S, "a0"), "period", "percentile", "t", lang),
     lambda lang: charts.distribution(
         pl.DataFrame({"lane": ["L", "L", "M"], "value": [1.0, 2, 80], "basis": ["grade", "grade", "score"]}),
         "value",
@@ -341,7 +349,7 @@ def test_chart_builders_title_and_cjk_font(build, lang):
 
 
 def test_y_axis_titles_are_written_level():
-    fig = charts.lines(person.lane_percentiles(DATA, "a0"), "period", "percentile", "t", "zh", y_title="百分位")
+    fig = charts.lines(person.lane_percentiles(DATA, S, "a0"), "period", "percentile", "t", "zh", y_title="百分位")
     assert not fig.layout.yaxis.title.text
     assert any(a.text == "百分位" and a.textangle in (None, 0) for a in fig.layout.annotations)
 

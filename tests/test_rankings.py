@@ -13,7 +13,7 @@ from test_fair_score import sections
 
 from analytics.dataset import frames
 from analytics.errors import UserError
-from analytics.rankings import parse_period, rank_people, rank_units, select_window
+from analytics.rankings import lane_notes, parse_period, rank_people, rank_units, select_window
 from analytics.settings import Lanes, Settings
 
 S = Settings()
@@ -67,14 +67,42 @@ def test_small_lanes_are_pooled_and_reported_never_dropped():
     assert set(tiny["lane"]) == {"合并赛道"}
 
 
-def test_a_lane_with_a_missing_score_is_ranked_by_grade_points():
+def test_a_lane_with_a_missing_score_ranks_the_scored_and_lists_the_others_apart():
     rows = people({"a": 70.0, "b": 95.0}, grade="好") + people({"c": None}, grade="较好")
     rows += people({"x": 80.0, "y": 90.0}, lane="乙")
     ranked = rank_people(data(rows), Settings().replace(lanes=Lanes(min_size=1)))
     jia = ranked.filter(pl.col("lane") == "甲")
-    assert set(jia["basis"]) == {"grade"}
-    assert jia["rank"].to_list() == [1, 1, 3] and jia["person_id"][2] == "c"
+    # The yardstick stays the score: b and a by score, c apart, unranked (not everyone on grade points).
+    assert jia["person_id"].to_list() == ["b", "a", "c"]
+    assert jia["rank"].to_list() == [1, 2, None] and jia["basis"].to_list() == ["score", "score", "unscored"]
+    assert set(jia["n_in_lane"]) == {3} and set(jia["n_ranked"]) == {2}
+    assert jia["percentile"].to_list() == [100.0, 0.0, None]
     assert set(ranked.filter(pl.col("lane") == "乙")["basis"]) == {"score"}
+    notes = lane_notes(ranked).filter(pl.col("lane") == "甲").row(0, named=True)
+    assert notes["apart"] == 1 and notes["n_ranked"] == 2
+
+
+def test_a_head_sees_for_each_of_their_people_the_rank_an_admin_sees():
+    rows = people({f"a{i}": 60.0 + i for i in range(6)}, lane="L")
+    rows = [r | {"unit": "甲单位" if int(r["person_id"][1:]) % 2 else "乙单位"} for r in rows]
+    admin = rank_people(data(rows), S)
+    head = rank_people(data(rows), S, visible=frozenset({"甲单位"}))
+    assert set(head["unit"]) == {"甲单位"} and head.height == 3  # others invisible
+    cols = ["person_id", "lane", "rank", "percentile", "n_in_lane", "tied"]
+    assert head.select(cols).to_dicts() == admin.filter(pl.col("unit") == "甲单位").select(cols).to_dicts()
+    assert head["rank"].to_list() == [1, 3, 5] and set(head["n_in_lane"]) == {6}  # counts only of the others
+    # Had the ranks been computed on the head's scope alone they would read 1, 2, 3.
+    alone = rank_people(data([r for r in rows if r["unit"] == "甲单位"]), S)
+    assert alone["rank"].to_list() == [1, 2, 3]
+    units = rank_units(data(rows), S, by="score", visible=frozenset({"乙单位"}))
+    assert units["unit"].to_list() == ["乙单位"] and units["rank"].to_list() == [2]
+
+
+def test_many_ties_say_how_many_share_the_rank():
+    ranked = rank_people(data(people(dict.fromkeys([f"p{i}" for i in range(40)], 90.0) | {"z": 10.0})), S)
+    top = ranked.filter(pl.col("rank") == 1)
+    assert top.height == 40 and set(top["tied"]) == {40}
+    assert ranked.filter(pl.col("person_id") == "z")["rank"].to_list() == [41]
 
 
 def test_grade_basis_everywhere_when_the_data_has_no_scores():
@@ -83,7 +111,8 @@ def test_grade_basis_everywhere_when_the_data_has_no_scores():
     ranked = rank_people(data(rows), S, by="score")
     assert ranked["person_id"].to_list() == ["a", "c", "b", "d", "e"]
     assert ranked["rank"].to_list()[:4] == [1, 2, 3, 4] and ranked["rank"][4] is None  # 不确定等次: listed, not ranked
-    assert ranked["n_in_lane"][0] == 4
+    assert set(ranked["basis"]) == {"grade"}
+    assert ranked["n_in_lane"][0] == 5 and ranked["n_ranked"][0] == 4
 
 
 def test_composite_index_uses_the_settings_weights():

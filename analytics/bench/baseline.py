@@ -7,8 +7,9 @@ for one set of exports would; the product finds all of that by itself.
 
 Rules mirrored from the product so the answers can be compared:
 - lane = 单位类型·职务层次; lanes with fewer than 5 people are pooled into 单位类型·合并, then 合并赛道;
-- a lane ranks by score when every person in it has one, otherwise by grade points (好 4 … 较差 1);
-  competition ranking (1, 2, 2, 4), best first; 不确定等次 gets no rank;
+- a lane ranks the people with a score by score (those without one get no rank); a lane where nobody
+  has a score ranks by grade points (好 4 … 较差 1); competition ranking (1, 2, 2, 4), best first;
+  不确定等次 gets no rank;
 - quota per unit and quarter: max(floor(0.4 n), 1) with n = people graded 好/较好/一般/较差.
 """
 
@@ -117,8 +118,8 @@ def lane_ranking(df: pd.DataFrame, year: int, quarter: int) -> pd.DataFrame:
     q["points"] = q["grade"].map(GRADE_POINTS)
     q["lane"] = q["unit_type"].fillna("?").astype(str) + "·" + q["position_level"].fillna("?").astype(str)
     people = _pool_small_lanes(q[["person_id", "unit_type", "lane", "score", "points"]].reset_index(drop=True))
-    all_scored = people.groupby("lane")["score"].transform(lambda s: s.notna().all())
-    people["value"] = np.where(all_scored, people["score"], people["points"])
+    none_scored = people.groupby("lane")["score"].transform(lambda s: s.isna().all())
+    people["value"] = np.where(none_scored, people["points"], people["score"])
     people["rank"] = people.groupby("lane")["value"].rank(method="min", ascending=False)
     return people[["lane", "person_id", "value", "rank"]].sort_values(["lane", "rank", "person_id"])
 

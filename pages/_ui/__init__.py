@@ -8,12 +8,15 @@
 - frame:    the page frame (title, CSS) and the start screen of an empty store
 - tables:   translated tables, formula-safe downloads, Plotly figures
 - flags:    the detectors' findings on the user's data
+- links:    names that open the person profile
 """
 
 from pages._ui.cache import (
     DATA,
     FULL,
     SETTINGS,
+    VISIBLE,
+    WHOLE,
     call,
     clear_caches,
     current_scope,
@@ -29,6 +32,7 @@ from pages._ui.filters import filters_caption, selected_period, sidebar
 from pages._ui.flags import all_flags, detector_kinds, flags
 from pages._ui.frame import is_empty, page_setup, require_data, start_screen
 from pages._ui.lang import default_lang, label, lang, percent, period_text, safe, tr
+from pages._ui.links import person_link_config, with_person_links
 from pages._ui.session import (
     Access,
     account_box,

@@ -24,7 +24,11 @@ from pages._ui.state import NOTHING, SCOPE_KEY, filter_key
 
 # Placeholders a page passes to `call` for what the cache fills in.
 DATA = "@data"  # scoped data narrowed to the sidebar's units and lanes
-FULL = "@full"  # scoped data, all units and lanes (rankings compare against the whole lane)
+FULL = "@full"  # scoped data, all units and lanes
+# Every unit (pseudonymised as the scope says), for analytics that rank over the whole lane and then
+# narrow to VISIBLE themselves (analytics.rankings): never pass WHOLE without VISIBLE.
+WHOLE = "@whole"
+VISIBLE = "@visible"  # the units this session may see (None = all)
 SETTINGS = "@settings"
 
 
@@ -152,11 +156,19 @@ def _cached_call(
     args: tuple,
     kwargs: tuple,
 ) -> Any:
-    full = _dataset(identity, scope_key, settings_identity)
-    narrowed = _filtered(identity, scope_key, settings_identity, filter_key)
-    fill = {DATA: narrowed, FULL: full, SETTINGS: _settings(settings_identity)}
-    real_args = [fill.get(a, a) if isinstance(a, str) else a for a in args]
-    real_kwargs = {k: (fill.get(v, v) if isinstance(v, str) else v) for k, v in kwargs}
+    fill = {
+        DATA: lambda: _filtered(identity, scope_key, settings_identity, filter_key),
+        FULL: lambda: _dataset(identity, scope_key, settings_identity),
+        WHOLE: lambda: _dataset(identity, (None, scope_key[1]), settings_identity),
+        VISIBLE: lambda: None if scope_key[0] is None else frozenset(scope_key[0]),
+        SETTINGS: lambda: _settings(settings_identity),
+    }
+
+    def filled(value: Any) -> Any:
+        return fill[value]() if isinstance(value, str) and value in fill else value
+
+    real_args = [filled(a) for a in args]
+    real_kwargs = {k: filled(v) for k, v in kwargs}
     return _resolve(target)(*real_args, **real_kwargs)
 
 

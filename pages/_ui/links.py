@@ -1,0 +1,49 @@
+"""Links to the person profile from any table: the name is the link, the id travels in the URL."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+PROFILE = "person"  # the person page's URL path (pages/person.py)
+_NAME_IN_URL = r"[?&]name=(.*)$"
+
+
+def _url_part(column: str) -> pl.Expr:
+    """A value made safe for a query string (the characters that would end or split it)."""
+    value = pl.col(column).cast(pl.Utf8).fill_null("")
+    for char, code in (
+        ("%", "%25"),
+        ("&", "%26"),
+        ("#", "%23"),
+        ("?", "%3F"),
+        ("=", "%3D"),
+        (" ", "%20"),
+        ("+", "%2B"),
+    ):
+        value = value.str.replace_all(char, code, literal=True)
+    return value
+
+
+def with_person_links(
+    frame: pl.DataFrame, id_col: str = "person_id", name_col: str = "name", flag_col: str | None = None
+) -> pl.DataFrame:
+    """`name_col` becomes a link to the person's profile (shown as the name; the id when there is none).
+
+    `flag_col`: a column holding a flag_id the profile should highlight on arrival.
+    """
+    if id_col not in frame.columns:
+        return frame
+    shown = (
+        pl.coalesce(pl.col(name_col).cast(pl.Utf8), pl.col(id_col).cast(pl.Utf8))
+        if name_col in frame.columns
+        else pl.col(id_col)
+    )
+    flag = (pl.lit("&flag=") + _url_part(flag_col)) if flag_col and flag_col in frame.columns else pl.lit("")
+    url = pl.concat_str([pl.lit(f"{PROFILE}?person="), _url_part(id_col), flag, pl.lit("&name="), shown])
+    return frame.with_columns(pl.when(pl.col(id_col).is_not_null()).then(url).alias(name_col))
+
+
+def person_link_config(label: str | None = None) -> st.column_config.LinkColumn:
+    """Column setting that shows a with_person_links column as the name, opening the profile."""
+    return st.column_config.LinkColumn(label, display_text=_NAME_IN_URL)
