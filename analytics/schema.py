@@ -105,12 +105,38 @@ OUTCOMES = Table(
     + _TRACE,
 )
 
+APPEALS = Table(
+    "appeals",
+    "appeal (申诉/复核)",
+    (
+        ("person_id", "VARCHAR", "人员编号 of the person appealing"),
+        ("name", "VARCHAR", "姓名"),
+        ("unit", "VARCHAR", "单位"),
+        ("section", "VARCHAR", "内设机构/科室"),
+        ("appeal_date", "DATE", "申诉日期: when the appeal was filed"),
+        ("year", "INTEGER", "the assessment year appealed"),
+        ("quarter", "INTEGER", "the quarter appealed (quarterly grades), else NULL"),
+        ("appeal_subject", "VARCHAR", "what is appealed: quarterly_grade, annual_grade, outcome, other"),
+        ("appeal_subject_raw", "VARCHAR", "申诉事项 as written"),
+        ("appealed_grade", "VARCHAR", "the grade appealed against (原等次), where given"),
+        ("appeal_reason", "VARCHAR", "申诉理由 as written"),
+        ("reason_kind", "VARCHAR", "reason by keywords: reviewer, quota, rotation, facts, procedure, other"),
+        ("reviewer", "VARCHAR", "the reviewer the appeal names (评鉴人)"),
+        ("decision", "VARCHAR", "changed, kept, not_accepted, withdrawn, pending"),
+        ("decision_raw", "VARCHAR", "处理结果 as written"),
+        ("decision_date", "DATE", "答复日期: when it was decided"),
+        ("revised_grade", "VARCHAR", "the grade after review (复核后等次), where changed"),
+        ("detail", "VARCHAR", "说明/备注"),
+    )
+    + _TRACE,
+)
+
 IMPORTS = Table(
     "imports",
     "import",
     (
         ("import_id", "INTEGER", "sequence"),
-        ("kind", "VARCHAR", "quarterly, annual, outcomes, survey"),
+        ("kind", "VARCHAR", "quarterly, annual, outcomes, appeals, survey"),
         ("file_name", "VARCHAR", "the name the user gave (never used as a path)"),
         ("sha256", "VARCHAR", "content hash; the original is kept under data/originals/<sha256>"),
         ("rows", "INTEGER", "rows stored"),
@@ -224,6 +250,7 @@ TABLES: tuple[Table, ...] = (
     QUARTERLY,
     ANNUAL,
     OUTCOMES,
+    APPEALS,
     IMPORTS,
     REJECTED_ROWS,
     SURVEY_ITEMS,
@@ -239,6 +266,7 @@ IMPORTED_TABLES = (
     "quarterly",
     "annual",
     "outcomes",
+    "appeals",
     "survey_items",
     "survey_respondents",
     "survey_answers",

@@ -30,6 +30,7 @@ KINDS = {
     "quarterly": ("平时考核", "Quarterly"),
     "annual": ("年度考核", "Annual"),
     "outcomes": ("结果运用", "Outcomes"),
+    "appeals": ("申诉复核", "Appeals"),
     "survey": ("问卷", "Survey"),
 }
 

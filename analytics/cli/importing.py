@@ -17,8 +17,8 @@ IMPORT_EPILOG = """\
 Reads .xlsx, .xls, .csv and .txt exports as they are: UTF-8, UTF-8 with BOM, GB18030/GBK or UTF-16;
 title rows above the header and signature lines under it (填表人, 审核人, 制表日期, 合计) are skipped;
 long tables (one row per person and quarter) and wide ones (一季度 … 四季度 as columns); Chinese or
-English column names. The kind (quarterly 平时考核, annual 年度考核, outcomes 结果运用, survey 问卷) is
-told from the headers; --kind overrides it.
+English column names. The kind (quarterly 平时考核, annual 年度考核, outcomes 结果运用, appeals 申诉复核,
+survey 问卷) is told from the headers; --kind overrides it.
 
 All or nothing: one bad row refuses the whole file, the store is unchanged, and the report lists every
 problem (row as you see it in Excel / line in the CSV, column, value, reason, accepted values).

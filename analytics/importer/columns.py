@@ -11,12 +11,12 @@ import re
 
 from analytics.vocab import normalise_text
 
-KINDS = ("quarterly", "annual", "outcomes", "survey")
+KINDS = ("quarterly", "annual", "outcomes", "appeals", "survey")
 
 # field -> accepted header spellings, Chinese first (the report lists them in this order).
 ALIASES: dict[str, tuple[str, ...]] = {
     "person_id": ("人员编号", "工号", "编号", "人员代码", "身份编号", "person_id", "id", "staff_id", "employee_id"),
-    "name": ("姓名", "名字", "人员姓名", "name"),
+    "name": ("姓名", "名字", "人员姓名", "申诉人", "申诉人姓名", "name"),
     "unit": ("单位", "单位名称", "所在单位", "工作单位", "unit", "organisation", "organization"),
     "unit_type": ("单位类型", "单位类别", "单位性质", "unit_type"),
     "section": ("内设机构", "科室", "处室", "部门", "股室", "所在科室", "section", "department"),
@@ -34,6 +34,14 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "date": ("日期", "时间", "运用日期", "决定日期", "date"),
     "detail": ("说明", "备注", "事由", "detail", "note"),
     "amount": ("金额", "金额（元）", "金额(元)", "amount"),
+    # Appeals (申诉/复核登记表); analytics.appeals.records checks their values.
+    "appeal_date": ("申诉日期", "申请日期", "提出日期", "申诉时间", "复核申请日期", "appeal_date"),
+    "appeal_subject": ("申诉事项", "复核事项", "申诉内容", "申诉对象", "申诉类型", "复核内容", "appeal_subject"),
+    "appeal_reason": ("申诉理由", "申诉原因", "复核理由", "理由", "appeal_reason", "reason"),
+    "appealed_grade": ("原等次", "原考核等次", "申诉等次", "原结果", "appealed_grade"),
+    "decision": ("处理结果", "复核结果", "申诉结果", "处理决定", "复核决定", "处理意见", "decision"),
+    "decision_date": ("答复日期", "处理日期", "复核日期", "办结日期", "决定时间", "decision_date"),
+    "revised_grade": ("复核后等次", "调整后等次", "变更后等次", "revised_grade"),
 }
 
 FIELD_ZH: dict[str, str] = {field: spellings[0] for field, spellings in ALIASES.items()}
@@ -44,8 +52,26 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "quarterly": _PERSON_FIELDS + ("year", "quarter", "grade", "score", "reviewer"),
     "annual": _PERSON_FIELDS + ("year", "annual_grade", "score"),
     "outcomes": ("person_id", "name", "unit", "date", "year", "outcome", "detail", "amount"),
+    "appeals": (
+        "person_id",
+        "name",
+        "unit",
+        "section",
+        "appeal_date",
+        "year",
+        "quarter",
+        "appeal_subject",
+        "appeal_reason",
+        "appealed_grade",
+        "reviewer",
+        "decision",
+        "decision_date",
+        "revised_grade",
+        "detail",
+    ),
     "survey": (),
 }
+APPEAL_FIELDS = frozenset(KIND_FIELDS["appeals"]) - set(_PERSON_FIELDS) - {"year", "quarter", "reviewer", "detail"}
 
 # Headers that are not fields but show a row is a header (序号, survey attributes ...).
 OTHER_HEADER_WORDS = frozenset(
@@ -106,6 +132,8 @@ def map_headers(headers: list[str], kind: str) -> tuple[dict[str, str], list[tup
         field = field_of(header)
         if kind == "annual" and field == "grade":
             field = "annual_grade"  # an annual file often says just 等次
+        if kind == "appeals" and field in ("grade", "annual_grade"):
+            field = "appealed_grade"  # the grade an appeal is about
         if field not in allowed:
             continue
         taken = next((h for h, f in mapping.items() if f == field), None)

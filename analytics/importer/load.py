@@ -26,6 +26,11 @@ from analytics.store import quote_ident
 
 STORE_KEYS = {"quarterly": ("person_id", "year", "quarter"), "annual": ("person_id", "year")}
 OUTCOME_SAME = ("person_id", "date", "year", "outcome_raw", "detail", "amount")
+# Kinds without one grade per period: a record equal on these columns to a stored one is already there.
+SAME_RECORD = {
+    "outcomes": OUTCOME_SAME,
+    "appeals": ("person_id", "appeal_date", "year", "quarter", "appeal_subject_raw", "appeal_reason"),
+}
 
 
 class _Refused(Exception):
@@ -126,10 +131,11 @@ def _against_store(con, prepared, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.
         same = found.filter(pl.col("same"))
         clash = prepared.facts.join(found.filter(~pl.col("same")), on=REC, how="inner")
         return _store_conflicts(clash, grade, prepared.file_name), same.select(REC, "import_id")
-    if kind == "outcomes":
-        on = " AND ".join(f"s.{quote_ident(k)} IS NOT DISTINCT FROM i.{quote_ident(k)}" for k in OUTCOME_SAME)
-        sql = f"SELECT DISTINCT i.{quote_ident(REC)}, s.import_id FROM _incoming i JOIN outcomes s ON {on}"
-        found = _query_with(con, rows.select(REC, *OUTCOME_SAME), sql)
+    if kind in SAME_RECORD:
+        same = SAME_RECORD[kind]
+        on = " AND ".join(f"s.{quote_ident(k)} IS NOT DISTINCT FROM i.{quote_ident(k)}" for k in same)
+        sql = f"SELECT DISTINCT i.{quote_ident(REC)}, s.import_id FROM _incoming i JOIN {quote_ident(kind)} s ON {on}"
+        found = _query_with(con, rows.select(REC, *same), sql)
         return validate.empty_problems(), found
     return validate.empty_problems(), none
 

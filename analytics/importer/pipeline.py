@@ -19,7 +19,7 @@ from analytics.schema import BY_NAME
 from analytics.upload_guard import DEFAULT_LIMITS, Limits, check_upload
 from analytics.vocab import ANNUAL_GRADE_ALIASES, normalise_text
 
-TABLE_OF_KIND = {"quarterly": "quarterly", "annual": "annual", "outcomes": "outcomes"}
+TABLE_OF_KIND = {"quarterly": "quarterly", "annual": "annual", "outcomes": "outcomes", "appeals": "appeals"}
 
 
 @dataclass
@@ -79,6 +79,8 @@ def detect_kind(table: header.Table) -> str | None:
     """The kind a table's headers say it is, or None."""
     fields = {columns.field_of(h) for h in table.headers}
     wide = bool(layout.wide_columns(table.headers))
+    if len(fields & columns.APPEAL_FIELDS) >= 2 or "appeal_subject" in fields:
+        return "appeals"
     if "outcome" in fields:
         return "outcomes"
     if "annual_grade" in fields and not ({"grade", "quarter"} & fields or wide):
@@ -107,8 +109,8 @@ def _choose_kind(tables, kind, file_name, notes):
         raise UserError(
             f"{file_name}: 看不出是哪类数据：没有 等次（{columns.accepted_names('grade')}）、"
             f"年度考核等次（{columns.accepted_names('annual_grade')}）、结果运用（{columns.accepted_names('outcome')}）"
-            f"或问卷题目列。可用 --kind quarterly|annual|outcomes|survey 指定。 / cannot tell what this file holds: "
-            f"no grade, annual grade, outcome or survey question column; name it with --kind"
+            f"、申诉事项（{columns.accepted_names('appeal_subject')}）或问卷题目列。可用 --kind quarterly|annual|outcomes|appeals|survey 指定。 / cannot tell what this file holds: "
+            f"no grade, annual grade, outcome, appeal or survey question column; name it with --kind"
         )
     kept = [t for t, k in zip(tables, detected, strict=True) if k in (chosen, None)]
     if not kept:  # the user named a kind no sheet looks like: take them at their word

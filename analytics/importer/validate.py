@@ -38,6 +38,8 @@ REASONS: dict[str, Note] = {
     "person": ("缺少人员编号，也缺少姓名或单位", "no person id, and no name or unit to derive one"),
     "conflict": ("同一人员同一期有两个不同等次", "same person and period with two different grades"),
     "conflict_store": ("与库中已有记录的等次不同", "a different grade is already in the store"),
+    "decision": ("不是可识别的处理结果", "not a recognised decision"),
+    "decision_order": ("答复日期早于申诉日期", "decided before the appeal was filed"),
 }
 ACCEPTED_PERSON = "人员编号，或 姓名 + 单位 / a person id, or name + unit"
 
@@ -46,6 +48,7 @@ REQUIRED: dict[str, tuple[tuple[str, ...], ...]] = {
     "quarterly": (("person_id", "name"), ("person_id", "unit"), ("quarter",), ("grade",)),
     "annual": (("person_id", "name"), ("person_id", "unit"), ("year",), ("annual_grade",)),
     "outcomes": (("person_id", "name"), ("person_id", "unit"), ("outcome",), ("date", "year")),
+    "appeals": (("person_id", "name"), ("person_id", "unit"), ("appeal_subject",), ("appeal_date", "year")),
 }
 PERIOD_KEYS = {"quarterly": ("year", "quarter"), "annual": ("year",)}
 GRADE_FIELD = {"quarterly": "grade", "annual": "annual_grade"}
@@ -249,7 +252,13 @@ def check_outcomes(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.Dat
     return (*checker.result(), checker.notes)
 
 
-CHECKS = {"quarterly": check_quarterly, "annual": check_annual, "outcomes": check_outcomes}
+def check_appeals(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame, list[Note]]:
+    from analytics.appeals.records import check_appeals as check  # late: that module builds on Checker
+
+    return check(frame, file)
+
+
+CHECKS = {"quarterly": check_quarterly, "annual": check_annual, "outcomes": check_outcomes, "appeals": check_appeals}
 
 
 def conflicts(frame: pl.DataFrame, kind: str, file: str) -> pl.DataFrame:
