@@ -16,6 +16,7 @@ import polars as pl
 
 from analytics import store
 from analytics.demo.annual import annual_record, plant_outcome_breaks
+from analytics.demo.appeals import insert_demo_appeals
 from analytics.demo.city import City, build_city
 from analytics.demo.grades import QuarterGrid, grade_city
 from analytics.demo.outcomes import outcome_frame, with_people
@@ -185,6 +186,7 @@ def build_demo(
             counts["annual"] = sum(store.insert_frame(con, "annual", f) for f in annual_frames(city, record))
             counts["outcomes"] = sum(store.insert_frame(con, "outcomes", f) for f in outcome_frames(city, outcomes))
             counts["demo_truth"] = store.insert_frame(con, "demo_truth", truth)
+            counts["appeals"] = insert_demo_appeals(con, seed)  # drawn from the stored grades and truth
             for table, frame in survey_tables.items():
                 counts[table] = store.insert_frame(con, table, frame)
     finally:
