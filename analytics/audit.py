@@ -17,6 +17,7 @@ ACTIONS = (
     "logout",
     "view_person",
     "open_flag",
+    "review_flag",
     "export",
     "import",
     "undo",

@@ -470,15 +470,41 @@ def select_flags(
     return out.sort(["severity", "q_value"], descending=[True, False], nulls_last=True)
 
 
-def flag_list(flags: pl.DataFrame, lang: str) -> pl.DataFrame:
-    """The columns an inspector scans, with the evidence sentence in the reader's language."""
+def arrived_first(frame: pl.DataFrame, flag_id: str) -> pl.DataFrame:
+    """The flag a link pointed at first, the rest in their order (its marker in `arrived`: '▶')."""
+    here = pl.col("flag_id") == flag_id
+    return (
+        pl.concat([frame.filter(here), frame.filter(~here)])
+        .with_columns(pl.when(pl.col("flag_id") == flag_id).then(pl.lit("▶")).otherwise(pl.lit("")).alias("arrived"))
+        .select("arrived", pl.exclude("arrived"))
+    )
+
+
+def flag_list(flags: pl.DataFrame, lang: str, people: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The columns an inspector scans, with the evidence sentence in the reader's language.
+
+    With `people` (person_id, name: analytics.person.directory), a flag about one person carries
+    `person_id` and `person_name`, so the page can link the name to the profile. With review columns
+    (analytics.flag_review.with_status) present, the status and assignee are listed too.
+    """
+    from analytics.flag_review import labelled
     from analytics.i18n import kind_label
 
     text = "evidence_en" if lang == "en" else "evidence_zh"
     labels = {k: kind_label(k, lang) for k in flags["kind"].unique().to_list()}
+    if people is not None:
+        named = people.select("person_id", pl.col("name").alias("person_name"))
+        flags = flags.with_columns(
+            pl.when(pl.col("subject_type") == "person").then(pl.col("subject")).alias("person_id")
+        ).join(named, on="person_id", how="left")
+    review = ["status", "assignee"] if "status" in flags.columns else []
+    if review:
+        flags = labelled(flags, lang)
+    person = ["person_id", "person_name"] if people is not None else []
     return flags.select(
         pl.col("kind").replace_strict(labels, default=pl.col("kind")).alias("kind_label"),
         "subject",
+        *person,
         "unit",
         "lane",
         "period_from",
@@ -486,6 +512,7 @@ def flag_list(flags: pl.DataFrame, lang: str) -> pl.DataFrame:
         "severity",
         "q_value",
         "n",
+        *review,
         pl.col(text).alias("evidence"),
         "flag_id",
     )

@@ -240,11 +240,33 @@ AUDIT_LOG = Table(
     (
         ("at", "TIMESTAMP", "when"),
         ("user_name", "VARCHAR", "who (or 'cli', 'anonymous')"),
-        ("action", "VARCHAR", "login, login_failed, view_person, open_flag, export, import, undo, user_change, sql"),
+        (
+            "action",
+            "VARCHAR",
+            "login, login_failed, view_person, open_flag, review_flag, export, import, undo, user_change, sql",
+        ),
         ("target", "VARCHAR", "what"),
         ("detail", "JSON", "more"),
     ),
 )
+
+FLAG_REVIEWS = Table(
+    "flag_reviews",
+    "review of a flag (append-only: the latest row per flag_key is the flag's status)",
+    (
+        ("flag_key", "VARCHAR", "the finding reviewed (analytics.detectors.base: stable across recomputation)"),
+        ("status", "VARCHAR", "open 待核查, confirmed 核实, dismissed 误报, resolved 已整改"),
+        ("assignee", "VARCHAR", "who follows it up"),
+        ("note", "VARCHAR", "what was found or done"),
+        ("reviewed_at", "TIMESTAMP", "when"),
+        ("reviewed_by", "VARCHAR", "who recorded it (user name, or 'cli')"),
+        ("store_version", "VARCHAR", "the data the finding was reviewed on (a resolved finding found again on "
+         "later data reopens)"),
+        ("kind", "VARCHAR", "flag kind, for reading the table on its own"),
+        ("subject", "VARCHAR", "flag subject, as in the flag"),
+        ("unit", "VARCHAR", "flag unit, as in the flag"),
+    ),
+)  # fmt: skip
 
 TABLES: tuple[Table, ...] = (
     QUARTERLY,
@@ -259,6 +281,7 @@ TABLES: tuple[Table, ...] = (
     DEMO_TRUTH,
     USERS,
     AUDIT_LOG,
+    FLAG_REVIEWS,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).

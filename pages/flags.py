@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import i18n, overview, report
+from analytics import flag_review, i18n, overview, person, report
 from pages import _ui as ui
 
 tr = ui.tr
@@ -29,7 +29,7 @@ flags = ui.flags()
 for failure in st.session_state.get("detector_errors", []):
     st.warning(tr(f"检测器运行出错，结果暂缺：{failure}", f"A detector failed and its flags are missing: {failure}"))
 
-c1, c2, c3 = st.columns([2.2, 1.2, 1])
+c1, c0, c2, c3 = st.columns([1.8, 1.6, 1.1, 1])
 kinds = c1.multiselect(
     tr("预警类型", "Kinds"),
     flags["kind"].unique().sort().to_list(),
@@ -37,20 +37,35 @@ kinds = c1.multiselect(
     format_func=lambda k: i18n.kind_label(k, lang),
     placeholder=tr("全部类型", "All kinds"),
 )
+counts = flag_review.status_counts(flags)
+statuses = c0.multiselect(
+    tr("核查状态", "Review status"),
+    list(flag_review.STATUSES),
+    key="flag_status",
+    format_func=lambda code: f"{flag_review.status_label(code, lang)}（{counts[code]}）"
+    if lang == "zh"
+    else f"{flag_review.status_label(code, lang)} ({counts[code]})",
+    placeholder=tr("全部状态", "Every status"),
+)
 ORDERS = {"severity": tr("强度", "Severity"), "q_value": tr("q 值", "q-value")}
 order = c2.segmented_control(
     tr("排序", "Sort by"), list(ORDERS), key="flag_sort", default="severity", format_func=ORDERS.get, required=True
 )
 floor = c3.slider(tr("最低强度", "Minimum severity"), 0.0, 1.0, 0.0, 0.05, key="flag_min_severity")
-chosen = overview.select_flags(flags, tuple(kinds), floor, order or "severity")
+chosen = flag_review.select_status(overview.select_flags(flags, tuple(kinds), floor, order or "severity"), statuses)
 
 if chosen.height == 0:
     st.success(tr("当前筛选范围内没有预警。", "No flags within the current filters."))
     st.stop()
 
-table = overview.flag_list(chosen, lang)
+asked = st.query_params.get("flag")
+table = overview.flag_list(chosen, lang, people=ui.call(person.directory, ui.FULL))
+if asked in table["flag_id"].to_list():
+    # Arrived from a link (the overview, a profile): that flag is marked and listed first.
+    table = overview.arrived_first(table, asked)
+    chosen = overview.arrived_first(chosen, asked)
 event = ui.show_table(
-    table,
+    ui.with_person_links(table, "person_id", "person_name").drop("person_id"),
     height=280,
     key="flag_table",
     selectable=True,
@@ -58,6 +73,7 @@ event = ui.show_table(
         "severity": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
         "q_value": st.column_config.NumberColumn(format="%.2g"),
         "evidence": st.column_config.TextColumn(width="large"),
+        "person_name": ui.person_link_config(),
         "flag_id": None,
     },
 )
@@ -67,7 +83,6 @@ if picked:
     flag_id = ids[picked[0]]
     st.query_params["flag"] = flag_id
 else:
-    asked = st.query_params.get("flag")
     flag_id = asked if asked in ids else ids[0]
 flag = chosen.row(ids.index(flag_id), named=True)
 ui.audit("open_flag", flag_id, {"kind": flag["kind"], "subject": flag["subject"], "unit": flag["unit"]})
@@ -92,6 +107,49 @@ st.caption(
         f"Period: {flag['period_from']}–{flag['period_to']} · lane: {flag['lane']} · statistic: {flag['statistic']}",
     )
 )
+
+# --- the review: status, assignee, note (analytics.flag_review; audited)
+status_word = flag_review.status_label(flag["status"], lang)
+if flag["reopened"]:
+    st.warning(
+        tr(
+            "此预警曾标记为“已整改”，但在新的数据中再次出现，已重新打开为“待核查”。",
+            "This finding was marked resolved but appears again in newer data: it is open again.",
+        ),
+        icon=":material/restart_alt:",
+    )
+with st.expander(
+    tr(f"核查登记 · 当前状态：{status_word}", f"Review · status now: {status_word}"),
+    expanded=flag["status"] == flag_review.OPEN,
+):
+    if flag["reviewed_at"] is not None:
+        st.caption(
+            tr(
+                f"最近一次：{flag['reviewed_at']:%Y-%m-%d %H:%M}，{ui.safe(flag['reviewed_by'])}"
+                f"；责任人：{ui.safe(flag['assignee'] or '—')}；说明：{ui.safe(flag['note'] or '—')}",
+                f"Last: {flag['reviewed_at']:%Y-%m-%d %H:%M} by {ui.safe(flag['reviewed_by'])}; "
+                f"assignee: {ui.safe(flag['assignee'] or '—')}; note: {ui.safe(flag['note'] or '—')}",
+            )
+        )
+    if ui.current_role() in ("admin", "inspector", "head", "anonymous"):
+        with st.form(f"review_{flag['flag_key']}", border=False, enter_to_submit=False):
+            new_status = st.segmented_control(
+                tr("状态", "Status"),
+                list(flag_review.STATUSES),
+                default=flag["status"],
+                format_func=lambda code: flag_review.status_label(code, lang),
+                required=True,
+            )
+            a, b = st.columns([1, 2])
+            assignee = a.text_input(tr("责任人", "Assignee"), value=flag["assignee"] or "")
+            note = b.text_input(tr("说明", "Note"), value="")
+            if st.form_submit_button(tr("保存核查结果", "Save the review"), icon=":material/check:"):
+                user = ui.current_user()
+                flag_review.review(
+                    ui.store_path(), flag, new_status, assignee, note, by=user.user_name if user else "anonymous"
+                )
+                st.toast(tr("已保存。", "Saved."))
+                st.rerun()
 
 try:
     evidence = ui.call(report.flag_evidence, ui.FULL, ui.SETTINGS, flag, lang)

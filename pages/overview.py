@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, i18n, overview, rankings
+from analytics import charts, flag_review, i18n, overview, rankings
 from pages import _ui as ui
 
 tr = ui.tr
@@ -50,7 +50,12 @@ cols[2].metric(
     ),
 )
 cols[3].metric(tr("超出“好”名额的单位", "Units over their 好 quota"), f"{head['units_over_quota']:,}", border=True)
-cols[4].metric(tr("待核查预警", "Open flags"), f"{flags.height:,}", border=True)
+cols[4].metric(
+    tr("待核查预警", "Open flags"),
+    f"{flag_review.open_count(flags):,}",
+    help=tr(f"共 {flags.height} 条，其余已核实、误报或已整改。", f"{flags.height} in all; the rest are reviewed."),
+    border=True,
+)
 
 # --- charts: titles as text above each, so the three line up; the heatmap scrolls inside its box
 HEIGHT = 268

@@ -288,3 +288,60 @@ def test_upload_of_a_bad_file_is_refused_with_its_reason(tmp_path, monkeypatch, 
             assert con.sql("SELECT count(*) FROM quarterly").fetchone()[0] == 0
         finally:
             con.close()
+
+
+# ----------------------------------------------------------------------------- flag workflow and whole-lane ranks
+
+
+def test_a_flag_is_confirmed_dismissed_and_closed_and_the_overview_count_follows(demo_db, monkeypatch, tmp_path):
+    import shutil
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    at = open_app(db, monkeypatch, "pages/overview.py")
+    before = int(metric(at, "待核查预警").replace(",", ""))
+    at.switch_page("pages/flags.py").run()
+    no_exception(at)
+    heading = [m.value for m in at.markdown if m.value.startswith("#### ")][0]
+    for status, word in (("confirmed", "核实"), ("dismissed", "误报"), ("resolved", "已整改")):
+        next(c for c in at.segmented_control if c.label == "状态").set_value(status)
+        next(t for t in at.text_input if t.label == "说明").set_value(f"{word}：测试说明")
+        next(b for b in at.button if b.label == "保存核查结果").click().run()
+        no_exception(at)
+        assert any(f"当前状态：{word}" in e.label for e in at.expander)
+        assert [m.value for m in at.markdown if m.value.startswith("#### ")][0] == heading  # the same flag
+    at.switch_page("pages/overview.py").run()
+    assert int(metric(at, "待核查预警").replace(",", "")) == before - 1
+    con = store.connect(db, read_only=True)
+    statuses = [r[0] for r in con.execute("SELECT status FROM flag_reviews ORDER BY reviewed_at").fetchall()]
+    audited = con.execute("SELECT count(*) FROM audit_log WHERE action = 'review_flag'").fetchone()[0]
+    con.close()
+    assert statuses == ["confirmed", "dismissed", "resolved"] and audited == 3
+
+
+def test_a_head_sees_the_lane_ranks_an_admin_sees(demo_db, monkeypatch, tmp_path):
+    import shutil
+    from datetime import datetime
+
+    from analytics.auth import User
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    admin = open_app(db, monkeypatch, "pages/rankings.py")
+    no_exception(admin)
+    full = admin.dataframe[0].value
+    unit = full["单位"].iloc[0]
+    con = store.connect(db)
+    auth.add_user(con, "head1", "head", "a long enough password 1", [unit])
+    con.close()
+    head = open_app(
+        db, monkeypatch, "pages/rankings.py", user=User("head1", "head", frozenset({unit})), login_at=datetime.now()
+    )
+    no_exception(head)
+    mine = head.dataframe[0].value
+    assert set(mine["单位"]) == {unit}
+    theirs = full[full["单位"] == unit]
+    key = ["赛道", "姓名", "名次", "百分位", "赛道人数"]
+    assert len(mine) == len(theirs) > 0
+    assert mine[key].reset_index(drop=True).equals(theirs[key].reset_index(drop=True))
+    assert mine["赛道人数"].max() > len(mine)  # the whole lane is counted, the others stay invisible

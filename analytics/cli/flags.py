@@ -7,7 +7,7 @@ import sys
 
 import polars as pl
 
-from analytics import export
+from analytics import export, flag_review, store
 from analytics.cli._common import add_db, add_output, emit, open_store, settings_of
 from analytics.dataset import load_dataset
 from analytics.detectors import registry, run_detectors
@@ -18,10 +18,26 @@ Each row is one warning: kind, subject (unit, section, reviewer name or person_i
 unit, lane, the periods it covers, the headline statistic, p- and q-value where a test applies, severity
 (0-1), evidence size n, and the evidence in Chinese and English. Strongest first.
 
+Every row also carries flag_key (the finding, stable across recomputation) and its review: status
+(open 待核查, confirmed 核实, dismissed 误报, resolved 已整改), assignee, note, reviewed_at, reviewed_by, and
+reopened (a resolved finding found again on later data).
+
 examples:
   python -m analytics flags                                   every detector, CSV to the screen
   python -m analytics flags --kinds rotation --min-severity 0.5
   python -m analytics flags --unit 常山县财政局 --format xlsx --out 财政局预警.xlsx
+  python -m analytics flags list --status 待核查               the findings still waiting for a look
+  python -m analytics flags review 3f2a9c1b7d20 --status 核实 --assignee 张科长 --note "已约谈"
+"""
+
+REVIEW_EPILOG = """Records a review of one finding (by its flag_key, from `flags list`) in the store's flag_reviews table and
+the audit log. Status: 待核查 (open), 核实 (confirmed), 误报 (dismissed), 已整改 (resolved). The status stays
+with the finding when the flags are recomputed; a resolved finding found again after new data reopens.
+
+examples:
+  python -m analytics flags review 3f2a9c1b7d20 --status 核实 --assignee 张科长 --note "已约谈，情况属实"
+  python -m analytics flags review 3f2a9c1b7d20 --status 已整改 --note "已重新评定"
+  python -m analytics flags review 3f2a9c1b7d20 --status dismissed --by 李督查
 """
 
 EVALUATE_EPILOG = """\
@@ -54,17 +70,42 @@ def _severity(text: str) -> float:
     return value
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("flags", help="warnings from the detectors (轮流坐庄, 老好人, ...), one row per flag",
-                       description="Warnings from the detectors, one row per flag.", epilog=FLAGS_EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+def _add_selection(p: argparse.ArgumentParser) -> None:
     add_db(p)
     p.add_argument("--kinds", type=_kinds, help="comma-separated flag kinds (default: all detectors)")
     p.add_argument("--min-severity", type=_severity, default=0.0, metavar="X", help="only flags with severity >= X")
     p.add_argument("--unit", action="append", metavar="UNIT", help="only this unit (repeatable)")
+    p.add_argument("--status", action="append", metavar="STATUS",
+                   help="only flags with this review status: 待核查 核实 误报 已整改 (repeatable)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo tests (default 0)")
     add_output(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("flags", help="warnings from the detectors (轮流坐庄, 老好人, ...), one row per flag; list, review",
+                       description="Warnings from the detectors, one row per flag, with their review status.",
+                       epilog=FLAGS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    _add_selection(p)
     p.set_defaults(func=run_flags)
+    actions = p.add_subparsers(dest="flags_action", metavar="ACTION", title="actions")
+    listing = actions.add_parser("list", help="the flags with their review status (the same as plain `flags`)",
+                                 description="The flags with their review status, strongest first.",
+                                 epilog=FLAGS_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    _add_selection(listing)
+    listing.set_defaults(func=run_flags)
+    r = actions.add_parser("review", help="record a review of one finding: status, assignee, note",
+                           description="Record a review of one finding (status 待核查 · 核实 · 误报 · 已整改).",
+                           epilog=REVIEW_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    add_db(r)
+    r.add_argument("flag_key", metavar="FLAG_KEY", help="the finding's flag_key (column flag_key of `flags list`)")
+    r.add_argument(
+        "--status", required=True, help="待核查, 核实, 误报 or 已整改 (or open, confirmed, dismissed, resolved)"
+    )
+    r.add_argument("--assignee", help="who follows it up")
+    r.add_argument("--note", help="what was found or done")
+    r.add_argument("--by", default="cli", help="who records the review (default: cli)")
+    r.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo tests (default 0)")
+    r.set_defaults(func=run_review)
 
     e = sub.add_parser("evaluate", help="score the detectors against the demo city's planted truth",
                        description="Recall, precision and honest-unit flag rate of every detector on a demo store.",
@@ -76,22 +117,45 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=run_evaluate)
 
 
-def run_flags(args: argparse.Namespace) -> int:
+def _reviewed_flags(args: argparse.Namespace, kinds=None) -> pl.DataFrame:
+    """The current flags (every detector or `kinds`) with their review status."""
     settings = settings_of(args)
     con = open_store(args)
     try:
         data = load_dataset(con, settings)
+        reviews = flag_review.latest_reviews(con)
     finally:
         con.close()
+    flags = run_detectors(data, settings, kinds, args.seed)
+    return flag_review.with_status(flags, reviews, flag_review.store_version(store.db_path(args.db)))
+
+
+def run_flags(args: argparse.Namespace) -> int:
+    flags = _reviewed_flags(args, args.kinds)
     if args.unit:
-        known = set(data.quarterly["unit"].drop_nulls().unique().to_list())
+        known = set(flags["unit"].drop_nulls().unique().to_list())
         missing = [u for u in args.unit if u not in known]
         if missing:
-            raise UserError(f"unknown unit(s): {', '.join(missing)}")
-        flags = run_detectors(data, settings, args.kinds, args.seed).filter(pl.col("unit").is_in(args.unit))
-    else:
-        flags = run_detectors(data, settings, args.kinds, args.seed)
+            raise UserError(f"no flags for unit(s): {', '.join(missing)}")
+        flags = flags.filter(pl.col("unit").is_in(args.unit))
+    flags = flag_review.select_status(flags, args.status)
     emit(flags.filter(pl.col("severity") >= args.min_severity), args)
+    return 0
+
+
+def run_review(args: argparse.Namespace) -> int:
+    status = flag_review.parse_status(args.status)  # refuse a bad status before the detectors run
+    found = _reviewed_flags(args).filter(pl.col("flag_key") == args.flag_key.strip())
+    if found.height == 0:
+        raise UserError(
+            f"当前数据中没有 flag_key 为 {args.flag_key} 的预警（用 `flags list` 查看）"
+            f" / no flag with flag_key {args.flag_key!r} in the current data (see `flags list`)"
+        )
+    flag = found.row(0, named=True)
+    path = store.db_path(args.db)
+    row = flag_review.review(path, flag, status, args.assignee, args.note, by=args.by)
+    word = flag_review.status_label(row["status"], "zh")
+    print(f"{row['flag_key']} {flag['kind']} {flag['subject']} ({flag['unit']}): {word} / {row['status']}")
     return 0
 
 

@@ -6,7 +6,7 @@ import polars as pl
 import streamlit as st
 
 from analytics import i18n, overview
-from pages._ui.cache import FULL, SETTINGS, call
+from pages._ui.cache import FULL, SETTINGS, call, store_path
 from pages._ui.lang import lang, tr
 from pages._ui.state import filter_key
 
@@ -39,7 +39,15 @@ def all_flags() -> pl.DataFrame:
     return pl.concat(found).sort(["severity", "q_value"], descending=[True, False], nulls_last=True)
 
 
+def reviewed(found: pl.DataFrame) -> pl.DataFrame:
+    """Flags with their review status (analytics.flag_review), read fresh on every run: a review shows at once."""
+    from analytics import flag_review
+
+    reviews, version = flag_review.read_reviews(store_path())
+    return flag_review.with_status(found, reviews, version)
+
+
 def flags() -> pl.DataFrame:
-    """Flags within the sidebar's units and lane."""
+    """Flags within the sidebar's units and lane, with their review status."""
     units, lanes = filter_key()
-    return overview.restrict_frame(all_flags(), units=units or None, lanes=lanes or None)
+    return reviewed(overview.restrict_frame(all_flags(), units=units or None, lanes=lanes or None))
