@@ -75,7 +75,9 @@ def _period_bounds(period_from: str | None, period_to: str | None) -> tuple[int 
 def _rotation(ev: Evidence, data: AssessmentData, settings: Settings, flag: dict, lang: str) -> None:
     from analytics.detectors.rotation import evidence
 
-    section = flag["subject"] if flag["subject_type"] == "section" else None
+    # A rotation flag groups its tests; the grid shows the strongest one's section, if it was a section.
+    parts = json.loads(flag.get("statistics") or "{}").get("parts") or [{}]
+    section = parts[0].get("section") or (flag["subject"] if flag["subject_type"] == "section" else None)
     found = evidence(data, flag["unit"], section=section, settings=settings)
     grid, counts = found["grid"], found["counts"]
     who = flag["unit"] + (f" · {section}" if section else "")

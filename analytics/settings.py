@@ -70,7 +70,8 @@ class Ranking:
 
 @dataclass(frozen=True)
 class Rotation:
-    draws: int = 2000  # Monte Carlo draws under H0
+    draws: int = 2000  # Monte Carlo draws under H0 (at most: the sequential test stops early)
+    stop_after: int = 10  # Besag-Clifford: a test stops once this many null draws are at least as extreme
     alpha: float = 0.05  # q-value threshold for a flag
     min_quarters: int = 4
     min_people: int = 4

@@ -20,6 +20,7 @@ from analytics.demo.appeals import insert_demo_appeals
 from analytics.demo.city import City, build_city
 from analytics.demo.grades import QuarterGrid, grade_city
 from analytics.demo.outcomes import outcome_frame, with_people
+from analytics.demo.plants_rotation import plant_rotations
 from analytics.demo.truth import Plan, plan_patterns, truth_frame
 from analytics.schema import ANNUAL, QUARTERLY
 from analytics.vocab import ANNUAL_GRADES, QUARTERLY_GRADES
@@ -127,11 +128,12 @@ def generate(persons: int = 2000, seed: int = 7, quarters: int = 12, start_year:
     city = build_city(persons, r_city, quarters, start_year)
     city, plan = plan_patterns(city, r_plan)
     grid = grade_city(city, plan, r_grades)
+    grid, plan, hidden_rotations = plant_rotations(city, plan, grid, seed)  # own stream: the rest stays as it was
     unit_of_person = city.people["unit_idx"].to_numpy()
     record = annual_record(grid, city.n_people, city.n_units, quarters, unit_of_person, r_annual)
     grid, record, breaks = plant_outcome_breaks(grid, record, city, plan, r_annual)
     outcomes = outcome_frame(city, record, breaks, plan.units_with("silent_negatives"), r_outcomes)
-    truth = truth_frame(city, plan, _break_truth(city, breaks))
+    truth = truth_frame(city, plan, _break_truth(city, breaks), extra=[hidden_rotations])
     return city, plan, grid, record, outcomes, truth
 
 

@@ -32,6 +32,9 @@ _TRUST_SHIFT = {
     "rotation_strict": -1.0,
     "rotation_norepeat": -0.8,
     "rotation_partial": -0.6,
+    "rotation_section": -0.6,
+    "rotation_bottom": -0.6,
+    "rotation_star": -0.8,
     "lenient_reviewer": -0.7,
     "compression": -0.35,
     "silent_negatives": -0.25,
@@ -39,7 +42,17 @@ _TRUST_SHIFT = {
 }
 # Problem options: base probability, and extra probability by pattern.
 _PROBLEMS = {
-    "好等次轮流坐庄": (0.08, {"rotation_strict": 0.5, "rotation_norepeat": 0.45, "rotation_partial": 0.35}),
+    "好等次轮流坐庄": (
+        0.08,
+        {
+            "rotation_strict": 0.5,
+            "rotation_norepeat": 0.45,
+            "rotation_partial": 0.35,
+            "rotation_section": 0.3,
+            "rotation_bottom": 0.3,
+            "rotation_star": 0.4,
+        },
+    ),
     "审核领导把关不严": (0.08, {"lenient_reviewer": 0.45}),
     "负面信息记录不全": (0.12, {"silent_negatives": 0.4}),
     "考核流于形式": (0.1, {"compression": 0.35}),

@@ -143,8 +143,13 @@ def _lenient_sections(city: City, pattern: np.ndarray, rng) -> tuple[np.ndarray,
     return share, reviewer.astype(str), sections
 
 
-def truth_frame(city: City, plan: Plan, outcome_breaks: pl.DataFrame) -> pl.DataFrame:
-    """The demo_truth rows: one per planted unit, lenient reviewer and rule-breaking person."""
+def truth_frame(
+    city: City, plan: Plan, outcome_breaks: pl.DataFrame, extra: list[pl.DataFrame] | tuple = ()
+) -> pl.DataFrame:
+    """The demo_truth rows: one per planted unit, lenient reviewer and rule-breaking person.
+
+    `extra`: rows from other planting modules (e.g. plants_rotation; DEMO_TRUTH's columns, others dropped).
+    """
     units = city.units.with_columns(pattern=pl.Series(plan.unit_pattern), variant=pl.Series(plan.unit_variant)).filter(
         pl.col("pattern").is_in(
             ["rotation_strict", "rotation_norepeat", "rotation_partial", "compression", "silent_negatives"]
@@ -178,6 +183,7 @@ def truth_frame(city: City, plan: Plan, outcome_breaks: pl.DataFrame) -> pl.Data
         )
     )
     frames = [unit_rows, reviewer_rows, outcome_breaks.select(DEMO_TRUTH.column_names)]
+    frames += [f.select(DEMO_TRUTH.column_names) for f in extra if f.height]
     return pl.concat([f.cast(DEMO_TRUTH.polars_schema()) for f in frames], how="vertical")
 
 

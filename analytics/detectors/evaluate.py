@@ -5,7 +5,7 @@ against the planted patterns of its family:
 
 | pattern (demo_truth) | flag kind |
 |---|---|
-| rotation_strict, rotation_norepeat, rotation_partial | rotation |
+| rotation_strict, rotation_norepeat, rotation_partial, rotation_section, rotation_bottom, rotation_star | rotation |
 | lenient_reviewer | leniency |
 | compression | compression |
 | silent_negatives | silent_negatives |
@@ -51,6 +51,9 @@ KIND_OF_PATTERN = {
     "rotation_strict": "rotation",
     "rotation_norepeat": "rotation",
     "rotation_partial": "rotation",
+    "rotation_section": "rotation",
+    "rotation_bottom": "rotation",
+    "rotation_star": "rotation",
     "lenient_reviewer": "leniency",
     "compression": "compression",
     "silent_negatives": "silent_negatives",

@@ -1,0 +1,190 @@
+"""Which queues are tested: every unit and every section (内设机构) of at least `min_people` people.
+
+A *scope* is a unit, or one of its sections whether or not the section has its own reviewer (a section
+that holds the whole unit adds nothing and is left out). Cells are integer-coded from the start: one row
+per scope, person slot (0-based within the scope) and quarter, with the grade as a small code. Time runs
+from Q1 of the data's first year, so calendar years are blocks of four quarters (the windows need that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from analytics.vocab import AVERAGE, FAIRLY_GOOD, GOOD, POOR
+
+GRADE_CODE = {GOOD: 0, FAIRLY_GOOD: 1, AVERAGE: 2, POOR: 3}  # anything else (不确定等次, blank) is 4: not graded
+UNGRADED_CODE = 4
+VARIANTS = ("top", "nostar", "bottom")  # 好 as given; 好 without persistent holders; 一般/较差 among the rest
+FINDING_OF_VARIANT = {"top": "top", "nostar": "top", "bottom": "bottom"}
+
+
+@dataclass
+class Scopes:
+    """Every scope with its cells, sorted by scope; cells of scope s are [offsets[s], offsets[s + 1])."""
+
+    unit: list[str]  # per scope
+    section: list[str | None]  # None for the unit itself
+    lane: list[str | None]
+    n_slots: np.ndarray  # people ever in the scope
+    slot: np.ndarray  # per cell
+    time: np.ndarray  # per cell: quarters since Q1 of first_year
+    code: np.ndarray  # per cell: GRADE_CODE
+    offsets: np.ndarray
+    first_year: int
+    n_years: int
+
+    @property
+    def count(self) -> int:
+        return len(self.unit)
+
+    def keys(self, seed: int, variant: str) -> np.ndarray:
+        """One 64-bit stream key per scope for a variant, from names only: a scope's null draws do not
+        depend on what else is in the data."""
+        text = [f"{seed}\x1f{u}\x1f{s or ''}\x1f{variant}" for u, s in zip(self.unit, self.section, strict=True)]
+        return np.array([int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little") for t in text], np.uint64)
+
+
+def _base(quarterly: pl.DataFrame) -> pl.DataFrame:
+    cols = ["person_id", "unit", "section", "lane", "year", "quarter", "grade"]
+    q = quarterly.select([pl.col(c) if c in quarterly.columns else pl.lit(None).alias(c) for c in cols])
+    return q.filter(
+        pl.col("unit").is_not_null()
+        & pl.col("person_id").is_not_null()
+        & pl.col("year").is_not_null()
+        & pl.col("quarter").is_not_null()
+    ).select(
+        pl.col("person_id").cast(pl.Utf8),
+        pl.col("unit").cast(pl.Utf8),
+        pl.col("section").cast(pl.Utf8),
+        pl.col("lane").cast(pl.Utf8),
+        (pl.col("year").cast(pl.Int32) * 4 + pl.col("quarter").cast(pl.Int32) - 1).alias("period"),
+        pl.col("grade").replace_strict(GRADE_CODE, default=UNGRADED_CODE, return_dtype=pl.Int8).alias("code"),
+    )
+
+
+def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None = None) -> Scopes | None:
+    """Integer-coded cells of every scope (or of one unit's scopes); None when there is nothing to test."""
+    q = _base(quarterly)
+    if unit is not None:
+        q = q.filter(pl.col("unit") == unit)
+    if q.height == 0:
+        return None
+    first_year = int(q["period"].min()) // 4
+    n_years = int(q["period"].max()) // 4 - first_year + 1
+    # One cell per unit, person and quarter: a duplicated row counts once, 好 over the rest.
+    q = q.with_columns((pl.col("period") - 4 * first_year).cast(pl.Int16).alias("time"))
+    if not q.select(pl.struct("unit", "person_id", "time").is_unique().all()).item():
+        q = q.group_by("unit", "person_id", "time").agg(
+            pl.col("code").min(), pl.col("section").first(), pl.col("lane").first()
+        )
+    people = q.group_by("unit").agg(pl.col("person_id").n_unique().alias("unit_people"))
+    sections = (
+        q.filter(pl.col("section").is_not_null())
+        .group_by("unit", "section")
+        .agg(pl.col("person_id").n_unique().alias("people"))
+        .join(people, on="unit")
+        .filter((pl.col("people") >= min_people) & (pl.col("people") < pl.col("unit_people")))
+        .select("unit", "section")
+    )
+    lanes = (
+        q.group_by("unit", "lane")
+        .len()
+        .sort(["unit", "len", "lane"], descending=[False, True, False], nulls_last=True)
+        .group_by("unit", maintain_order=True)
+        .agg(pl.col("lane").first())
+    )
+    units = q.select("unit", pl.lit(None, dtype=pl.Utf8).alias("scope_section"), "person_id", "time", "code")
+    own = q.join(sections, on=["unit", "section"], how="semi").select(
+        "unit", pl.col("section").alias("scope_section"), "person_id", "time", "code"
+    )
+    cells = (
+        pl.concat([units, own], how="vertical")
+        .with_columns(
+            pl.struct("unit", "scope_section").rank("dense").cast(pl.Int64).alias("scope") - 1,
+        )
+        .with_columns((pl.col("person_id").rank("dense").over("scope") - 1).cast(pl.Int32).alias("slot"))
+        .sort("scope", "slot", "time")
+    )
+    table = (
+        cells.group_by("scope")
+        .agg(pl.col("unit").first(), pl.col("scope_section").first(), (pl.col("slot").max() + 1).alias("n_slots"))
+        .sort("scope")
+        .join(lanes, on="unit", how="left", maintain_order="left")
+    )
+    scope = cells["scope"].to_numpy()
+    return Scopes(
+        unit=table["unit"].to_list(),
+        section=table["scope_section"].to_list(),
+        lane=table["lane"].to_list(),
+        n_slots=table["n_slots"].to_numpy().astype(np.int64),
+        slot=cells["slot"].to_numpy(),
+        time=cells["time"].to_numpy().astype(np.int64),
+        code=cells["code"].to_numpy(),
+        offsets=np.searchsorted(scope, np.arange(table.height + 1)),
+        first_year=first_year,
+        n_years=n_years,
+    )
+
+
+@dataclass
+class Queues:
+    """Dense person x quarter arrays for a batch of tests (one test = one scope under one variant).
+
+    eligible[i, j, t]: slot j could be given the grade in quarter t; chosen[i, j, t]: it was.
+    """
+
+    scope: np.ndarray
+    variant: np.ndarray  # index into VARIANTS
+    n_slots: np.ndarray
+    eligible: np.ndarray
+    chosen: np.ndarray
+    stars: np.ndarray  # people set aside as persistent 好 holders (nostar only)
+
+    def take(self, rows: np.ndarray) -> Queues:
+        return Queues(
+            self.scope[rows], self.variant[rows], self.n_slots[rows], self.eligible[rows], self.chosen[rows],
+            self.stars[rows],
+        )  # fmt: skip
+
+
+def queues(scopes: Scopes, rows: np.ndarray, min_people: int, min_quarters: int) -> Queues:
+    """The three variants of the scopes at `rows` (sorted by size, largest first)."""
+    starts, ends = scopes.offsets[rows], scopes.offsets[rows + 1]
+    lengths = ends - starts
+    which = np.repeat(np.arange(len(rows)), lengths)
+    pick = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    shape = (len(rows), int(scopes.n_slots[rows].max()), 4 * scopes.n_years)
+    code = np.full(shape, UNGRADED_CODE, dtype=np.int8)
+    code[which, scopes.slot[pick], scopes.time[pick]] = scopes.code[pick]
+    graded = code < UNGRADED_CODE
+    good = code == 0
+    # Persistent 好 holders: 好 in every quarter they were graded, over at least 2 x min_quarters quarters.
+    # The retest draws the others' 好 at random among them; strictly, H0 given the stars also rules out
+    # a star among the others, which chance makes at most ~p^8 per person, so the retest stays honest.
+    n_graded = graded.sum(axis=2)
+    star = (n_graded >= 2 * min_quarters) & (good.sum(axis=2) == n_graded)
+    has_star = star.any(axis=1) & (((n_graded > 0) & ~star).sum(axis=1) >= min_people)
+    not_star = ~star[:, :, None]
+    variants = [
+        (np.arange(len(rows)), graded, good, np.zeros(len(rows), np.int64)),
+        (np.flatnonzero(has_star), graded & not_star, good & not_star, star.sum(axis=1)),
+        (np.arange(len(rows)), graded & ~good, (code == 2) | (code == 3), np.zeros(len(rows), np.int64)),
+    ]
+    parts = []
+    for v, (keep, elig, chosen, stars) in enumerate(variants):
+        if len(keep):
+            parts.append((keep, np.full(len(keep), v), elig[keep], chosen[keep], stars[keep]))
+    keep = np.concatenate([p[0] for p in parts])
+    out = Queues(
+        scope=rows[keep],
+        variant=np.concatenate([p[1] for p in parts]),
+        n_slots=scopes.n_slots[rows[keep]],
+        eligible=np.concatenate([p[2] for p in parts]),
+        chosen=np.concatenate([p[3] for p in parts]),
+        stars=np.concatenate([p[4] for p in parts]),
+    )
+    return out.take(np.argsort(-out.n_slots, kind="stable"))  # the sampler wants the largest first
