@@ -90,7 +90,9 @@ def test_strict_queue_is_one_flag_with_every_window_as_a_part(mixed):
     _, table, flags = mixed
     r = row_of(table, "轮流局")
     assert r["status"] == "flag" and (r["c_min"], r["c_max"]) == (4, 5)
-    assert r["D"] < 0.1 and r["RR"] == 0.0 and r["p_value"] == pytest.approx(1 / 2001) and r["draws"] == 2000
+    assert r["D"] < 0.1 and r["RR"] == 0.0 and r["T"] == 0.0
+    # Nobody repeats and all ten are eligible throughout: exact, P = (C(6, 4) / C(10, 4))^11, no draws.
+    assert r["p_value"] == pytest.approx((15 / 210) ** 11) and r["draws"] == 0
     assert "10 人 12 个季度" in r["evidence_zh"] and "4-5 次" in r["evidence_zh"] and "< 0.001" in r["evidence_zh"]
     flag = flag_of(flags, "轮流局")
     assert flags.schema == pl.Schema(FLAG_SCHEMA) and flags.filter(pl.col("unit") == "轮流局").height == 1
@@ -249,4 +251,4 @@ def test_evidence_grid_shows_the_queue_and_the_histogram(mixed):
     assert counts["observed"].sum() == 10 and counts["expected"].sum() == pytest.approx(10)
     assert counts.filter(pl.col("count") == 4)["observed"].item() == 2
     assert counts.filter(pl.col("count") == 0)["expected"].item() == pytest.approx(10 * 0.6**12)  # Binomial(12, 0.4)
-    assert ev["statistics"]["status"] == "flag" and ev["statistics"]["p_value"] == pytest.approx(1 / 2001)
+    assert ev["statistics"]["status"] == "flag" and ev["statistics"]["p_value"] == pytest.approx((15 / 210) ** 11)

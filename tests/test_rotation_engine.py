@@ -62,6 +62,9 @@ def test_sequential_p_values_follow_besag_clifford_and_match_the_full_draws():
     key = ["subject", "variant", "window"]
     both = seq.join(full, on=key, suffix="_full").filter(pl.col("p_value").is_not_null())
     assert both.height == seq.filter(pl.col("p_value").is_not_null()).height
+    exact = both.filter(pl.col("draws_full") == 0)  # nobody repeats, same people throughout: exact in both runs
+    assert exact.height > 0 and (exact["draws"] == 0).all() and (exact["p_value"] == exact["p_value_full"]).all()
+    both = both.filter(pl.col("draws_full") > 0)
     assert (both["draws_full"] == 2000).all()
     stopped = both.filter(pl.col("draws") < 2000)
     # Stopped after h = 10 draws at least as extreme: p = h / L.

@@ -14,7 +14,10 @@ import polars as pl
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.detectors.rotation.table import STATUS_FLAG
 
-TEST_NAME = "D x RR lower tail under fixed margins (Monte Carlo, Besag-Clifford sequential)"
+TEST_NAME = (
+    "(D + 0.1) x RR lower tail under fixed margins: Monte Carlo with Besag-Clifford sequential stopping "
+    "(draws > 0), or exact where nobody repeats and the same people are eligible throughout (draws = 0)"
+)
 PART_ORDER = (["q_value", "p_value", "n_cells"], [False, False, True])
 
 

@@ -15,6 +15,9 @@ a window stops once h null values are at or below the observed one, p = h / L wi
 otherwise after all n draws p = (G + 1) / (n + 1). Both are valid p-values. Most honest queues stop after
 one round, so the work goes to the few that look like rotation.
 
+Exact p-values: where nobody repeats (T = 0) and the same people are eligible all through the window, the
+p-value is the exact chance of that (statistic.no_repeat_chance) and no draws are made.
+
 Smallest attainable p (Tarone), from the margins and the null alone: the share of the first round's draws
 tied with that round's most extreme value, or the chance that nobody repeats (T = 0), whichever is smaller. A window whose smallest attainable p exceeds alpha could never be
 significant; it stops after the first round and stays out of the false-discovery control.
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analytics.detectors.rotation.statistic import Expected, Tally, Windows, expected, statistic
+from analytics.detectors.rotation.statistic import Expected, Tally, Windows, expected, no_repeat_chance, statistic
 from analytics.detectors.rotation.subjects import Queues
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -165,7 +168,10 @@ def run(q: Queues, keys: np.ndarray, windows: Windows, cfg, no_repeat_rule: np.n
     g, g1, g2, used = (np.zeros((n, w_count), dtype=np.int64) for _ in range(4))
     stop_at = np.zeros((n, w_count), dtype=np.int64)
     p_min = np.full((n, w_count), np.nan)
-    done = ~testable
+    # Nobody repeats, with the same people eligible throughout: the p-value is known exactly, no draws needed.
+    chance = np.where(use_repeats[:, None], no_repeat_chance(q, windows), np.nan)
+    exact = testable & (t_obs == 0) & (chance > 0)
+    done = ~testable | exact
     h = int(cfg.stop_after) if sequential else np.iinfo(np.int64).max
     quarters = q.eligible.shape[2]
     jobs = [
@@ -198,7 +204,7 @@ def run(q: Queues, keys: np.ndarray, windows: Windows, cfg, no_repeat_rule: np.n
                     # T = 0 whenever nobody repeats; chance allows that with probability at most exp(-E[repeats])
                     # (sampling without replacement), a sharper bound than a round of draws can resolve.
                     no_repeat = np.where(use_repeats[at, None] & (sub_ex.repeats > 0), np.exp(-sub_ex.repeats), 1.0)
-                    p_min[at] = np.minimum(tied, no_repeat)
+                    p_min[at] = np.minimum(tied, np.where(chance[at] > 0, chance[at], no_repeat))
                     done[at] |= p_min[at] > cfg.alpha
                 live_w = ~done[at]
                 exceed = t <= t_obs[at][:, :, None]
@@ -218,9 +224,11 @@ def run(q: Queues, keys: np.ndarray, windows: Windows, cfg, no_repeat_rule: np.n
     p_value = np.where(stopped, g / np.maximum(stop_at, 1), (g + 1) / (used + 1))
     untested = ~testable | (used == 0)
     nan = np.full((n, w_count), np.nan)
-    p_value = np.where(untested, nan, p_value)
+    p_value = np.where(exact, chance, np.where(untested, nan, p_value))
+    p_min = np.where(exact, chance, p_min)
     p_disp = np.where(untested, nan, (g1 + 1) / (used + 1))
     p_rep = np.where(untested | ~use_repeats[:, None] | (ex.repeats <= 0), nan, (g2 + 1) / (used + 1))
+    p_rep = np.where(exact, chance, p_rep)
     return Result(
         ex=ex, d=d_obs, rr=np.where(use_repeats[:, None], rr_obs, np.nan), reps=obs_reps[:, :, 0], testable=testable,
         p_value=p_value, p_dispersion=p_disp, p_repeat=p_rep, p_min=np.where(testable, p_min, nan), draws=used,

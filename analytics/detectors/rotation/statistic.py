@@ -6,12 +6,14 @@ given the grade in quarter t and p_t = k_t / n_t:
 - R1 dispersion D = sum_i (C_i - m_i)^2 / sum_i v_i, m_i = sum_t E_it p_t, v_i = sum_t E_it p_t (1 - p_t)
   (the presence-adjusted form of var_i(C_i) / mean sum_t p_t (1 - p_t); E[numerator] = denominator under H0).
 - R2 repeat ratio RR = repeats / expected repeats, both over calendar-consecutive quarter pairs inside w.
-- Test statistic T = D x RR (D alone where no repeat is possible, or the unit declares a no-repeat rule).
+- Test statistic T = (D + 0.1) x RR (D alone where no repeat is possible, or the unit declares a no-repeat rule).
 
 Why a product: both have mean 1 under H0 and both fall to 0 under rotation. Fisher's combination of two
 Monte Carlo p-values cannot be smaller than its resolution allows, so a queue whose only trace is "never twice
-running" (RR = 0, D unremarkable) reached p ~ 0.009 and was lost in the correction; D x RR is 0 there, a value
-chance reaches only when nobody repeats by luck, so its p-value is as small as that chance is.
+running" (RR = 0, D unremarkable) reached p ~ 0.009 and was lost in the correction; T is 0 exactly when nobody
+repeats (the 0.1 keeps D = 0 from zeroing it), so its p-value is the chance that nobody repeats, which is known
+exactly when the same people are eligible throughout the window: the overlaps of consecutive quarters are then
+independent hypergeometrics, P(no repeat) = prod_t C(n - k_t+1, k_t) / C(n, k_t) (see no_repeat_chance).
 
 Windows are sums of calendar years, so each draw's counts per year give every window's statistics: the
 null draws of the whole period, cut to a window, are null draws of that window (quarters are independent).
@@ -22,8 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import gammaln
 
 from analytics.detectors.rotation.subjects import Queues
+
+D_OFFSET = 0.1  # T = (D + 0.1) x RR: zero exactly when nobody repeats
 
 
 @dataclass(frozen=True)
@@ -154,5 +159,31 @@ def statistic(dev: np.ndarray, reps: np.ndarray, ex: Expected, use_repeats: np.n
     exp = ex.repeats[:, :, None]
     rr = np.divide(reps, exp, out=np.full(dev.shape, np.nan), where=exp > 0)
     with_rr = use_repeats[:, None, None] & (exp > 0)
-    t = np.where(with_rr, d * np.nan_to_num(rr), d)
+    t = np.where(with_rr, (d + D_OFFSET) * np.nan_to_num(rr), d)
     return d, rr, np.round(t, 9)
+
+
+def no_repeat_chance(q: Queues, windows: Windows) -> np.ndarray:
+    """(N, W) P(nobody given the grade two quarters running) under H0, exact where the window's eligible people
+    are the same every quarter; NaN elsewhere.
+
+    With one eligible set of n people, given S_t+1 the overlap with S_t depends only on |S_t+1| = k_t+1, so
+    the events 'S_t and S_t+1 disjoint' are independent, each of chance C(n - k_t+1, k_t) / C(n, k_t).
+    """
+    e = q.eligible
+    k = q.chosen.sum(axis=1).astype(np.float64)
+    n = e.sum(axis=1).astype(np.float64)
+    same = (e[:, :, 1:] == e[:, :, :-1]).all(axis=1)  # (N, T - 1)
+    k1, k2, m = k[:, :-1], k[:, 1:], n[:, :-1]
+    room = m - k1 - k2
+    log_h = np.where(
+        room >= 0,
+        gammaln(np.maximum(m - k2, 0) + 1) - gammaln(np.maximum(room, 0) + 1) - gammaln(m + 1)
+        + gammaln(np.maximum(m - k1, 0) + 1),
+        -np.inf,
+    )  # fmt: skip
+    quarter = windows.quarter_mask()
+    pair = quarter[:, :-1] & quarter[:, 1:]  # (W, T - 1)
+    log_p = np.where(pair[None], log_h[:, None, :], 0.0).sum(axis=2)
+    constant = ~(pair[None] & ~same[:, None, :]).any(axis=2)
+    return np.where(constant, np.exp(log_p), np.nan)

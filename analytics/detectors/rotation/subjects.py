@@ -75,56 +75,67 @@ def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None =
         return None
     first_year = int(q["period"].min()) // 4
     n_years = int(q["period"].max()) // 4 - first_year + 1
+    quarters = 4 * n_years
+    # Names to integer codes once, by joins on small tables; everything after is numpy on integers.
+    units = q.select("unit").unique().sort("unit").with_row_index("u")
+    people = q.select("person_id").unique().sort("person_id").with_row_index("p")
+    coded = q.join(units, on="unit").join(people, on="person_id")
+    u = coded["u"].to_numpy().astype(np.int64)
+    p = coded["p"].to_numpy().astype(np.int64)
+    time = coded["period"].to_numpy().astype(np.int64) - 4 * first_year
+    code = coded["code"].to_numpy()
     # One cell per unit, person and quarter: a duplicated row counts once, 好 over the rest.
-    q = q.with_columns((pl.col("period") - 4 * first_year).cast(pl.Int16).alias("time"))
-    if not q.select(pl.struct("unit", "person_id", "time").is_unique().all()).item():
-        q = q.group_by("unit", "person_id", "time").agg(
-            pl.col("code").min(), pl.col("section").first(), pl.col("lane").first()
-        )
-    people = q.group_by("unit").agg(pl.col("person_id").n_unique().alias("unit_people"))
+    cell = (u * people.height + p) * quarters + time
+    order = np.lexsort((code, cell))
+    keep = order[np.concatenate([[True], cell[order][1:] != cell[order][:-1]])]
+    coded, u, p, time, code = coded[keep], u[keep], p[keep], time[keep], code[keep]
     sections = (
-        q.filter(pl.col("section").is_not_null())
-        .group_by("unit", "section")
-        .agg(pl.col("person_id").n_unique().alias("people"))
-        .join(people, on="unit")
+        coded.filter(pl.col("section").is_not_null())
+        .group_by("u", "section")
+        .agg(pl.col("p").n_unique().alias("people"))
+        .join(coded.group_by("u").agg(pl.col("p").n_unique().alias("unit_people")), on="u")
         .filter((pl.col("people") >= min_people) & (pl.col("people") < pl.col("unit_people")))
-        .select("unit", "section")
+        .sort("u", "section")
+        .with_row_index("s")
     )
+    in_section = coded.select("u", "section").join(
+        sections.select("u", "section", "s"), on=["u", "section"], how="left", maintain_order="left"
+    )["s"]
+    own = in_section.is_not_null().to_numpy()
+    n_units = units.height
+    scope = np.concatenate([u, n_units + in_section.fill_null(0).to_numpy().astype(np.int64)[own]])
+    person = np.concatenate([p, p[own]])
+    time = np.concatenate([time, time[own]])
+    code = np.concatenate([code, code[own]])
+    order = np.argsort((scope * people.height + person) * quarters + time, kind="stable")
+    scope, person, time, code = scope[order], person[order], time[order], code[order]
+    n_scopes = n_units + sections.height
+    offsets = np.searchsorted(scope, np.arange(n_scopes + 1))
+    new_person = np.ones(len(scope), dtype=bool)
+    new_person[1:] = (person[1:] != person[:-1]) | (scope[1:] != scope[:-1])
+    run = np.cumsum(new_person) - 1
+    slot = run - run[offsets[:-1]][scope]
+    n_slots = np.diff(np.concatenate([run[offsets[:-1]], [run[-1] + 1]]))
     lanes = (
-        q.group_by("unit", "lane")
+        coded.group_by("u", "lane")
         .len()
-        .sort(["unit", "len", "lane"], descending=[False, True, False], nulls_last=True)
-        .group_by("unit", maintain_order=True)
+        .sort(["u", "len", "lane"], descending=[False, True, False], nulls_last=True)
+        .group_by("u", maintain_order=True)
         .agg(pl.col("lane").first())
+        .sort("u")["lane"]
+        .to_list()
     )
-    units = q.select("unit", pl.lit(None, dtype=pl.Utf8).alias("scope_section"), "person_id", "time", "code")
-    own = q.join(sections, on=["unit", "section"], how="semi").select(
-        "unit", pl.col("section").alias("scope_section"), "person_id", "time", "code"
-    )
-    cells = (
-        pl.concat([units, own], how="vertical")
-        .with_columns(
-            pl.struct("unit", "scope_section").rank("dense").cast(pl.Int64).alias("scope") - 1,
-        )
-        .with_columns((pl.col("person_id").rank("dense").over("scope") - 1).cast(pl.Int32).alias("slot"))
-        .sort("scope", "slot", "time")
-    )
-    table = (
-        cells.group_by("scope")
-        .agg(pl.col("unit").first(), pl.col("scope_section").first(), (pl.col("slot").max() + 1).alias("n_slots"))
-        .sort("scope")
-        .join(lanes, on="unit", how="left", maintain_order="left")
-    )
-    scope = cells["scope"].to_numpy()
+    unit_names = units["unit"].to_list()
+    sec_unit = sections["u"].to_numpy()
     return Scopes(
-        unit=table["unit"].to_list(),
-        section=table["scope_section"].to_list(),
-        lane=table["lane"].to_list(),
-        n_slots=table["n_slots"].to_numpy().astype(np.int64),
-        slot=cells["slot"].to_numpy(),
-        time=cells["time"].to_numpy().astype(np.int64),
-        code=cells["code"].to_numpy(),
-        offsets=np.searchsorted(scope, np.arange(table.height + 1)),
+        unit=unit_names + [unit_names[i] for i in sec_unit],
+        section=[None] * n_units + sections["section"].to_list(),
+        lane=lanes + [lanes[i] for i in sec_unit],
+        n_slots=n_slots.astype(np.int64),
+        slot=slot.astype(np.int32),
+        time=time,
+        code=code,
+        offsets=offsets,
         first_year=first_year,
         n_years=n_years,
     )

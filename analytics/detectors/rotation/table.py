@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from analytics.detectors.rotation import simulate
-from analytics.detectors.rotation.statistic import Windows
+from analytics.detectors.rotation.statistic import D_OFFSET, Windows
 from analytics.detectors.rotation.subjects import FINDING_OF_VARIANT, VARIANTS, Scopes, cells_of_scopes, queues
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
@@ -114,8 +114,8 @@ def tests(data_quarterly: pl.DataFrame, settings: Settings, seed: int = 0, seque
         pl.col("chosen").alias("n_good"), pl.col("full").alias("n_full"), "c_min", "c_max",
         pl.col("never").alias("never_good"), "stars",
         pl.col("D").fill_nan(None), rr.fill_nan(None),
-        pl.when(rr.is_not_nan() & rr.is_not_null()).then(pl.col("D") * rr).otherwise(pl.col("D")).fill_nan(None)
-        .alias("T"),
+        pl.when(rr.is_not_nan() & rr.is_not_null()).then((pl.col("D") + D_OFFSET) * rr).otherwise(pl.col("D"))
+        .fill_nan(None).alias("T"),
         pl.col("obs_repeats").cast(pl.Float64).alias("repeats"), pl.col("repeats").alias("expected_repeats"),
         *(pl.col(c).fill_nan(None) for c in ("p_dispersion", "p_repeat", "p_value", "p_min")),
         "draws", "testable", pl.col("rule").alias("no_consecutive_rule"),
