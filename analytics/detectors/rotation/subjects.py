@@ -31,7 +31,7 @@ class Scopes:
     lane: list[str | None]
     n_slots: np.ndarray  # people ever in the scope
     slot: np.ndarray  # per cell
-    time: np.ndarray  # per cell: quarters since Q1 of first_year
+    time: np.ndarray  # per cell: quarters since Q1 of first_year (int16)
     code: np.ndarray  # per cell: GRADE_CODE
     offsets: np.ndarray
     first_year: int
@@ -79,7 +79,12 @@ def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None =
     # Names to integer codes once, by joins on small tables; everything after is numpy on integers.
     units = q.select("unit").unique().sort("unit").with_row_index("u")
     people = q.select("person_id").unique().sort("person_id").with_row_index("p")
-    coded = q.join(units, on="unit").join(people, on="person_id")
+    coded = (
+        q.join(units, on="unit")
+        .join(people, on="person_id")
+        .select(pl.col("u").cast(pl.Int32), pl.col("p").cast(pl.Int32), "section", "lane", "period", "code")
+    )
+    del q
     u = coded["u"].to_numpy().astype(np.int64)
     p = coded["p"].to_numpy().astype(np.int64)
     time = coded["period"].to_numpy().astype(np.int64) - 4 * first_year
@@ -105,10 +110,11 @@ def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None =
     n_units = units.height
     scope = np.concatenate([u, n_units + in_section.fill_null(0).to_numpy().astype(np.int64)[own]])
     person = np.concatenate([p, p[own]])
-    time = np.concatenate([time, time[own]])
+    time = np.concatenate([time, time[own]]).astype(np.int16)
     code = np.concatenate([code, code[own]])
+    del u, p, in_section
     order = np.argsort((scope * people.height + person) * quarters + time, kind="stable")
-    scope, person, time, code = scope[order], person[order], time[order], code[order]
+    scope, person, time, code = scope[order], person[order].astype(np.int32), time[order], code[order]
     n_scopes = n_units + sections.height
     offsets = np.searchsorted(scope, np.arange(n_scopes + 1))
     new_person = np.ones(len(scope), dtype=bool)
