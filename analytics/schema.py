@@ -210,12 +210,20 @@ DEMO_TRUTH = Table(
         (
             "pattern",
             "VARCHAR",
-            "rotation_strict, rotation_norepeat, rotation_partial, lenient_reviewer, compression, silent_negatives, outcome_rule, honest",
+            "rotation_*, lenient_*, compression*, silent_negatives, outcome_rule; honest_* for honest look-alikes",
         ),
         ("subject_type", "VARCHAR", "unit, section, reviewer, person"),
         ("subject", "VARCHAR", "as written in the data"),
         ("unit", "VARCHAR", "单位"),
         ("detail", "VARCHAR", "what was planted"),
+        ("section", "VARCHAR", "内设机构 the plant lives in (NULL: the whole unit)"),
+        (
+            "people",
+            "VARCHAR",
+            "person_ids the plant acts on, comma-separated (the evaluation's findability test reads them)",
+        ),
+        ("period_from", "VARCHAR", "first quarter of the plant, '2024Q1'"),
+        ("period_to", "VARCHAR", "last quarter of the plant"),
     ),
 )
 

@@ -83,7 +83,7 @@ class Leniency:
     alpha: float = 0.05
     min_graded: int = 20  # person-quarters before a unit/reviewer is judged
     ridge: float = 1.0
-    min_effect: float = 0.08  # grade points (shrunk) before a significant leniency is worth a flag
+    min_effect: float = 0.15  # share of 好 above the comparison (15 points) before a significant leniency is a flag
     min_people: int = 3  # people a reviewer grades before an unscored comparison is made
     min_quarters: int = 4  # quarters before a unit's grade mix is judged (compression)
     min_unit_size: int = 5  # median people per quarter before a unit's 好 share is tested against its lane

@@ -50,7 +50,7 @@ def test_size_and_coverage(con):
         "一般干部",
     }
     sizes = q(con, "SELECT unit, count(DISTINCT person_id) n FROM quarterly GROUP BY 1")["n"]
-    assert sizes.min() >= 5 and sizes.max() >= 100 and sizes.median() < 30
+    assert sizes.min() >= 4 and sizes.max() >= 100 and sizes.median() < 30
     periods = q(con, "SELECT DISTINCT year, quarter FROM quarterly ORDER BY 1, 2").rows()
     assert periods[0] == (2023, 1) and periods[-1] == (2025, 4) and len(periods) == 12
     assert q(con, "SELECT count(*) n FROM quarterly WHERE person_id NOT SIMILAR TO 'P[0-9]{6}'")["n"][0] == 0
@@ -98,14 +98,14 @@ def test_honest_units_respect_cap_and_keep_stable_performers(con):
         con,
         """SELECT count(*) n FROM (
         SELECT unit, year, quarter, count(*) FILTER (grade = '好') g, count(*) FILTER (grade <> '不确定等次') n
-        FROM quarterly WHERE unit NOT IN (SELECT unit FROM demo_truth) GROUP BY ALL)
+        FROM quarterly WHERE unit NOT IN (SELECT unit FROM demo_truth WHERE pattern NOT LIKE 'honest%') GROUP BY ALL)
         WHERE g > greatest(1, floor(0.4 * n))""",
     )
     assert over["n"][0] == 0
     never = q(
         con,
         """SELECT avg((g = 0)::int) AS share FROM (SELECT person_id, year, count(*) FILTER (grade = '好') g
-        FROM quarterly WHERE unit NOT IN (SELECT unit FROM demo_truth) GROUP BY ALL)""",
+        FROM quarterly WHERE unit NOT IN (SELECT unit FROM demo_truth WHERE pattern NOT LIKE 'honest%') GROUP BY ALL)""",
     )["share"][0]
     assert 0.25 <= never <= 0.40
 
@@ -114,7 +114,7 @@ def test_honest_units_of_every_size_remain(con):
     sizes = q(
         con,
         """SELECT unit, count(DISTINCT person_id) n FROM quarterly
-                      WHERE unit NOT IN (SELECT unit FROM demo_truth) GROUP BY 1""",
+                      WHERE unit NOT IN (SELECT unit FROM demo_truth WHERE pattern NOT LIKE 'honest%') GROUP BY 1""",
     )["n"]
     assert sizes.len() > 40
     assert (sizes <= 8).sum() >= 5 and (sizes >= 40).sum() >= 3
@@ -172,14 +172,46 @@ def good_counts(con, unit: str) -> pl.DataFrame:
 
 def test_truth_counts_and_distinct_units(con):
     counts = dict(q(con, "SELECT pattern, count(*) FROM demo_truth GROUP BY 1").rows())
-    for pattern in ("rotation_strict", "rotation_norepeat", "rotation_partial", "compression", "silent_negatives"):
+    for pattern in ("rotation_strict", "rotation_norepeat", "rotation_partial", "silent_negatives", "lenient_sole"):
         assert 4 <= counts[pattern] <= 6, pattern
-    assert 6 <= counts["lenient_reviewer"] <= 10
+    for pattern in ("compression", "compression_year", "lenient_scored", "honest_star", "honest_seasonal"):
+        assert 2 <= counts[pattern] <= 4, pattern
+    assert 5 <= counts["lenient_reviewer"] <= 10
     assert 15 <= counts["outcome_rule"] <= 25
+    assert counts["honest_small"] >= 5 and counts["honest_sole_low"] >= 2 and counts["honest_turnover"] >= 2
     per_unit = q(con, "SELECT unit, count(DISTINCT pattern) k FROM demo_truth GROUP BY 1")
     assert per_unit["k"].max() == 1
     units = set(q(con, "SELECT DISTINCT unit FROM quarterly")["unit"])
     assert set(q(con, "SELECT unit FROM demo_truth")["unit"]) <= units
+
+
+def test_truth_names_the_people_and_quarters_of_every_plant(con):
+    truth = q(con, "SELECT * FROM demo_truth")
+    assert truth["people"].null_count() == 0 and truth["period_from"].null_count() == 0
+    people = truth.select("unit", pl.col("people").str.split(",")).explode("people", empty_as_null=True)
+    present = q(con, "SELECT DISTINCT unit, person_id AS people FROM quarterly")
+    assert people.join(present, on=["unit", "people"], how="anti").height == 0  # everyone named is in that unit
+    year = truth.filter(pl.col("pattern") == "compression_year")
+    assert (year["period_from"].str.slice(0, 4) == year["period_to"].str.slice(0, 4)).all()
+
+
+def test_one_year_compression_and_sole_and_scored_leniency_hold_in_the_data(con):
+    for unit, start in truth(con, "compression_year").select("unit", "period_from").iter_rows():
+        y = int(start[:4])
+        s = q(con, """SELECT year = ? AS inside, avg((grade = '较好')::int) fg FROM quarterly
+                      WHERE unit = ? AND grade <> '不确定等次' GROUP BY 1 ORDER BY 1""", y, unit)  # fmt: skip
+        assert s["fg"][1] >= 0.85 and s["fg"][0] < 0.8
+    for reviewer, unit in truth(con, "lenient_sole").select("subject", "unit").iter_rows():
+        s = q(con, """SELECT count(DISTINCT reviewer) r, any_value(reviewer) who, avg((grade = '好')::int) g
+                      FROM quarterly WHERE unit = ? AND grade <> '不确定等次'""", unit)  # fmt: skip
+        assert s["r"][0] == 1 and s["who"][0] == reviewer and s["g"][0] >= 0.5
+    for reviewer, unit in truth(con, "lenient_scored").select("subject", "unit").iter_rows():
+        s = q(con, """SELECT reviewer = ? AS mine, avg((grade = '好')::int) g, avg(score) sc FROM quarterly
+                      WHERE unit = ? AND grade <> '不确定等次' GROUP BY 1 ORDER BY 1""", reviewer, unit)  # fmt: skip
+        assert s["g"][1] >= 0.6 and s["sc"][1] > s["sc"][0] + 2
+    for unit in truth(con, "honest_sole_low")["unit"]:
+        s = q(con, "SELECT count(DISTINCT reviewer) r, avg(score) sc FROM quarterly WHERE unit = ?", unit)
+        assert s["r"][0] == 1 and s["sc"][0] < 82
 
 
 def test_strict_rotation_counts_within_one(con):

@@ -22,15 +22,28 @@ from analytics.settings import Settings
 
 SECOND_SEED = 11
 
-# (kind, pattern, metric, bound, threshold, known_gap)
+# (kind, pattern, metric, bound, threshold, known_gap). Per kind on the demo's 2,000 people; the issue's targets
+# (combined honest rate <= 1%) are measured on 6,000 people with `python -m analytics evaluate --seed 1`.
 TARGETS = [
+    (
+        "rotation",
+        "(all)",
+        "findable_recall",
+        "min",
+        0.9,
+        "rotation in part of the period: the rotation detector's windows (issue 13)",
+    ),
     ("rotation", "rotation_strict", "recall", "min", 0.9, None),
-    ("rotation", "rotation_norepeat", "recall", "min", 0.75, None),
     ("rotation", "(all)", "honest_flag_rate", "max", 0.05, None),
-    ("leniency", "lenient_reviewer", "recall", "min", 0.9, None),
+    ("leniency", "(all)", "findable_recall", "min", 0.9, None),
+    ("leniency", "lenient_reviewer", "findable_recall", "min", 0.9, None),
+    ("leniency", "lenient_sole", "findable_recall", "min", 0.75, None),
+    ("leniency", "(all)", "precision", "min", 0.8, None),
     ("leniency", "(all)", "honest_flag_rate", "max", 0.05, None),
     ("quota", "(all)", "honest_flag_rate", "max", 0.05, None),
+    ("compression", "(all)", "findable_recall", "min", 0.9, None),
     ("compression", "(all)", "honest_flag_rate", "max", 0.05, None),
+    ("rotation+leniency+compression", "(all)", "honest_flag_rate", "max", 0.05, None),
     ("silent_negatives", "(all)", "honest_flag_rate", "max", 0.05, None),
     ("outcome_rule", "(all)", "honest_flag_rate", "max", 0.05, None),
     ("outlier", "(all)", "honest_flag_rate", "max", 0.05, None),
@@ -87,8 +100,9 @@ def test_evaluation_table_shape(tables):
     bands = rotation.filter(pl.col("size_band") != "all")
     assert bands["planted"].sum() == whole["planted"] and bands["honest_units"].sum() == whole["honest_units"]
     assert whole["seconds"] is not None and whole["seconds"] < 30
-    text = format_table(table)
-    assert "rotation_strict" in text and "honest flag rate" in text
+    text = format_table(table, seed=7)
+    assert "严格轮流 strict queue" in text and "召回率 Recall" in text and "(seed 7)" in text
+    assert "稳定优秀者 stable stars" in text and "精确率 Precision" in text
 
 
 # ---- the scoring rules on a hand-made case -------------------------------------------------------------
@@ -218,4 +232,58 @@ def test_unknown_kind_exits_2_naming_the_known_kinds(tmp_db: Path, capsys):
 def test_evaluate_command_prints_the_table(demo_db: Path, capsys):
     assert main(["evaluate", "--db", str(demo_db)]) == 0
     text = capsys.readouterr().out
-    assert "rotation_strict" in text and "recall" in text and text.startswith("| kind")
+    assert text.startswith("检测评估 Detector evaluation") and "可检出召回率 Findable recall" in text
+
+
+@pytest.mark.slow
+def test_evaluate_command_builds_the_city_of_a_seed(capsys):
+    assert main(["evaluate", "--seed", "3", "--persons", "600", "--format", "csv"]) == 0
+    rows = pl.read_csv(__import__("io").StringIO(capsys.readouterr().out))
+    assert {"findable_recall", "precision", "honest_flag_rate"} <= set(rows.columns)
+    assert "honest_small" in rows["pattern"].to_list()
+
+
+def test_windows_look_alikes_and_findability():
+    # Unit 甲: compressed in 2025 only (every grade 较好); 乙: a look-alike (honest); 丙: a plant with no signal.
+    rows = []
+    for unit in ("甲", "乙", "丙"):
+        for t in range(8):
+            for i in range(10):
+                grade = "较好" if unit == "甲" and t >= 4 else ("好" if (i + t) % 10 < 4 else "较好")
+                rows.append({"person_id": f"{unit}{i}", "unit": unit, "section": None, "reviewer": None,
+                             "year": 2024 + t // 4, "quarter": t % 4 + 1, "grade": grade})  # fmt: skip
+    data = frames(quarterly=pl.DataFrame(rows).with_columns(pl.col("year", "quarter").cast(pl.Int32)))
+    everyone = {u: ",".join(f"{u}{i}" for i in range(10)) for u in "甲乙丙"}
+    truth = pl.DataFrame(
+        {
+            "pattern": ["compression_year", "honest_star", "compression_year"],
+            "subject_type": ["unit"] * 3,
+            "subject": ["甲", "乙", "丙"],
+            "unit": ["甲", "乙", "丙"],
+            "detail": [""] * 3,
+            "people": [everyone["甲"], everyone["乙"], everyone["丙"]],
+            "period_from": ["2025Q1", "2024Q1", "2025Q1"],
+            "period_to": ["2025Q4", "2025Q4", "2025Q4"],
+        }
+    )
+    early = _flags([
+        {"kind": "compression", "subject_type": "unit", "subject": "甲", "unit": "甲", "period_from": "2024Q1",
+         "period_to": "2024Q4"},
+        {"kind": "compression", "subject_type": "unit", "subject": "乙", "unit": "乙", "period_from": "2024Q1",
+         "period_to": "2025Q4"},
+    ])  # fmt: skip
+    table = score(early, data, truth)
+
+    def get(metric, kind="compression", pattern="(all)"):
+        row = table.filter((pl.col("kind") == kind) & (pl.col("pattern") == pattern) & (pl.col("size_band") == "all"))
+        return row[metric].item()
+
+    assert get("planted") == 2 and get("findable") == 1  # 丙 shows nothing in 2025: not findable
+    assert get("found") == 0  # the 2024 flag does not overlap 甲's 2025 plant
+    assert get("honest_units") == 1 and get("honest_units_flagged") == 1  # the look-alike is an honest unit
+    assert get("honest_units_flagged", pattern="honest_star") == 1
+    late = early.with_columns(
+        pl.when(pl.col("unit") == "甲").then(pl.lit("2025Q4")).otherwise("period_to").alias("period_to")
+    )
+    assert score(late, data, truth).filter((pl.col("kind") == "compression") & (pl.col("pattern") == "(all)")
+                                           & (pl.col("size_band") == "all"))["findable_recall"].item() == 1.0  # fmt: skip

@@ -11,7 +11,7 @@ from scipy.stats import betabinom
 
 from analytics.dataset import frames
 from analytics.detectors.base import FLAG_SCHEMA
-from analytics.detectors.leniency import DETECTORS, LeniencyDetector, QuotaDetector, funnel_data, reviewer_mix
+from analytics.detectors.leniency import DETECTOR, DETECTORS, LeniencyDetector, QuotaDetector, funnel_data, reviewer_mix
 from analytics.settings import Quota, Settings
 
 SETTINGS = Settings()
@@ -146,108 +146,195 @@ def scored_rows(
     return rows
 
 
+def quota_unit(
+    unit: str,
+    sections: dict[str, int],
+    rng: np.random.Generator,
+    quarters: int = 8,
+    lenient: dict[str, float] | None = None,
+    over_cap: bool = False,
+    raise_scores: float = 0.0,
+    offset: float = 0.0,
+    lane: str = "综合管理·一般干部",
+    scores: bool = True,
+    stronger: dict[str, float] | None = None,
+) -> list[dict]:
+    """A unit graded by rank under the 40% quota: per quarter the best scores get 好 (ability persists).
+
+    sections: reviewer -> people. lenient: reviewer -> share of its section given 好 (its best scorers), out of the
+    unit's quota, or on top of it with over_cap; raise_scores: points added to the scores of those lenient 好.
+    offset shifts every score of the unit (a low-scoring unit still hands out its quota); stronger: reviewer ->
+    ability added to its section's people (an honestly stronger section).
+    """
+    lenient = lenient or {}
+    who = [(r, i) for r, n in sections.items() for i in range(n)]
+    ability = rng.standard_normal(len(who)) + np.array([(stronger or {}).get(w[0], 0.0) for w in who])
+    rows = []
+    for t in range(quarters):
+        score = 84 + offset + 4 * ability + 2.5 * rng.standard_normal(len(who))
+        good = np.zeros(len(who), dtype=bool)
+        for r, share in lenient.items():
+            mine = np.array([w[0] == r for w in who])
+            k = int(round(share * mine.sum()))
+            good[np.flatnonzero(mine)[np.argsort(-score[mine])[:k]]] = True
+        quota = max(1, int(np.floor(0.4 * len(who) + 1e-9)))
+        left = quota if over_cap else quota - int(good.sum())
+        rest = np.flatnonzero(~good & ~np.array([w[0] in lenient for w in who]))
+        good[rest[np.argsort(-score[rest])[: max(left, 0)]]] = True
+        written = score + np.where(good & np.array([w[0] in lenient for w in who]), raise_scores, 0.0)
+        for j, (r, i) in enumerate(who):
+            rows.append(dict(person_id=f"{unit}-{r}-{i}", unit=unit, lane=lane, reviewer=r, year=2023 + t // 4,
+                             quarter=t % 4 + 1, grade="好" if good[j] else "较好",
+                             score=round(float(written[j]), 1) if scores else None))  # fmt: skip
+    return rows
+
+
+def honest_city(rng: np.random.Generator, units: int = 8) -> list[dict]:
+    """Honest units of three sections each (the lane and the spread between reviewers)."""
+    rows = []
+    for u in range(units):
+        rows += quota_unit(f"单位{u}", {f"科长{u}a": 6, f"科长{u}b": 6, f"科长{u}c": 6}, rng)
+    return rows
+
+
 def leniency_flags(rows: list[dict]) -> pl.DataFrame:
     return LeniencyDetector().detect(frames(quarterly=pl.DataFrame(rows)), SETTINGS)
 
 
-def test_lenient_reviewer_with_honest_scores_is_flagged_and_honest_one_is_not():
+def test_lenient_section_head_is_found_at_equal_score_and_the_others_are_not():
     rng = np.random.default_rng(3)
-    rows = []
-    for r in range(6):
-        rows += scored_rows(f"单位{r}", f"评鉴人{r}", 10, 8, 0.0, rng)
-    rows += scored_rows("单位L", "老好人", 10, 8, 8.0, rng)
-    rows += scored_rows("单位L", "严格人", 10, 8, 0.0, rng)
+    rows = honest_city(rng) + quota_unit("宽松局", {"老好人": 6, "甲": 6, "乙": 6}, rng, lenient={"老好人": 0.8})
     flags = leniency_flags(rows)
     assert flags["subject"].to_list() == ["老好人"]
     flag = flags.row(0, named=True)
-    assert flag["subject_type"] == "reviewer" and flag["unit"] == "单位L"
-    assert flag["statistic_value"] > 0.15 and flag["q_value"] < 0.05 and 0 < flag["severity"] <= 1
+    assert flag["subject_type"] == "reviewer" and flag["unit"] == "宽松局" and flag["kind"] == "leniency"
+    assert flag["statistic_value"] > 0.2 and flag["q_value"] < 0.05 and 0 < flag["severity"] <= 1
     stats = json.loads(flag["statistics"])
-    assert stats["basis"] == "unit" and stats["l_alpha"] > 0.15  # against the unit's other reviewer, and the lane
-    # compared with the unit's other reviewer, the unit's own standard is taken out: no nesting caveat
-    assert flag["caveat_zh"] is None
-    assert (
-        "老好人" in flag["evidence_zh"] and "本单位其他评鉴人" in flag["evidence_zh"] and "z =" in flag["evidence_en"]
+    assert stats["basis"] == "within" and stats["people"] == 6 and stats["tau2_adj"] >= 0
+    assert flag["caveat_zh"] is None  # the unit's own standard is taken out: nothing to warn about
+    assert "五分位" in flag["evidence_zh"] and "Mantel-Haenszel" in flag["evidence_en"] and "q " in flag["evidence_en"]
+    assert flag["period_from"] == "2023Q1" and flag["period_to"] == "2024Q4" and flag["n"] == 48
+
+
+def test_mantel_haenszel_matches_a_hand_computation():
+    from analytics.detectors.leniency.within_unit import compare
+
+    # One unit, one quarter, one stratum: 甲 gives 好 to 3 of 4, the others 1 of 6.
+    rows = pl.DataFrame(
+        {
+            "unit": ["u"] * 10,
+            "t": [0] * 10,
+            "person_id": [str(i) for i in range(10)],
+            "reviewer": ["甲"] * 4 + ["乙"] * 6,
+            "is_good": [True, True, True, False, True] + [False] * 5,
+            "score": [None] * 10,
+        },
+        schema_overrides={"score": pl.Float64},
     )
+    out = compare(rows, by_score=False).filter(pl.col("reviewer") == "甲").row(0, named=True)
+    n1, N, M, a = 4, 10, 4, 3
+    assert out["o_e"] == pytest.approx(a - n1 * M / N)
+    assert out["v"] == pytest.approx(n1 * (N - n1) * M * (N - M) / (N**2 * (N - 1)))
+    assert out["rd"] == pytest.approx(3 / 4 - 1 / 6)  # one stratum: the plain difference of shares
 
 
-def test_sole_reviewer_carries_the_nesting_caveat_and_one_across_units_does_not():
+def test_sole_reviewer_of_a_low_scoring_unit_is_not_blamed_but_one_over_the_cap_is():
     rng = np.random.default_rng(5)
-    rows = []
-    for r in range(6):
-        rows += scored_rows(f"单位{r}", f"评鉴人{r}", 10, 8, 0.0, rng)
-    rows += scored_rows("单位S", "独评人", 10, 8, 8.0, rng)
-    rows += scored_rows("单位A", "跨单位", 8, 8, 8.0, rng) + scored_rows("单位B", "跨单位", 8, 8, 8.0, rng)
+    rows = honest_city(rng)
+    rows += quota_unit("低分所", {"独评甲": 10}, rng, offset=-8.0)  # honest: scores low, keeps to the quota
+    rows += quota_unit("宽松所", {"独评乙": 10}, rng, lenient={"独评乙": 0.6})
+    rows += quota_unit("小站", {"独评丙": 4}, rng, lenient={"独评丙": 0.5})  # 2 of 4 where the quota is 1
     flags = leniency_flags(rows).sort("subject")
-    assert flags["subject"].to_list() == ["独评人", "跨单位"]
-    sole, across = flags.row(0, named=True), flags.row(1, named=True)
-    assert sole["subject_type"] == "reviewer" and json.loads(sole["statistics"])["basis"] == "lane"
-    assert sole["caveat_zh"].startswith("评鉴人与单位无法区分") and "cannot be separated" in sole["caveat_en"]
-    assert across["caveat_zh"] is None and json.loads(across["statistics"])["units_graded"] == 2
-
-
-def test_namesakes_in_two_units_give_one_flag_compared_where_the_name_grades_most():
-    rng = np.random.default_rng(8)
-    rows = []
-    for r in range(6):
-        rows += scored_rows(f"单位{r}", f"评鉴人{r}", 10, 8, 0.0, rng)
-    rows += scored_rows("单位A", "王伟", 10, 8, 8.0, rng) + scored_rows("单位A", "甲", 10, 8, 0.0, rng)
-    rows += scored_rows("单位B", "王伟", 6, 8, 0.0, rng) + scored_rows("单位B", "乙", 6, 8, 0.0, rng)
-    # 李强 without scores in 单位C and 单位D, giving everyone 好 in both: still one flag, in the larger unit.
-    for unit, people in (("单位C", 8), ("单位D", 6)):
-        for reviewer, good in (("李强", True), (f"{unit}科长", False)):
-            rows += [
-                dict(r, score=None, grade="好" if good or int(r["person_id"][-1]) < 2 else "较好")
-                for r in scored_rows(unit, reviewer, people, 8, 0.0, rng)
-            ]
-    flags = leniency_flags(rows)
-    assert flags["flag_id"].is_unique().all()
-    assert sorted(flags["subject"]) == ["李强", "王伟"]
-    wang, li = (
-        flags.filter(pl.col("subject") == "王伟").row(0, named=True),
-        flags.filter(pl.col("subject") == "李强").row(0, named=True),
+    assert flags["subject"].to_list() == ["独评丙", "独评乙"]
+    big, small = (
+        flags.filter(pl.col("unit") == "宽松所").row(0, named=True),
+        flags.filter(pl.col("unit") == "小站").row(0, named=True),
     )
-    assert wang["unit"] == "单位A" and json.loads(wang["statistics"])["basis"] == "unit"
-    assert li["unit"] == "单位C" and json.loads(li["statistics"])["basis"] == "unit_unscored"
+    stats = json.loads(big["statistics"])
+    assert (
+        stats["basis"] == "sole"
+        and stats["share"] == pytest.approx(0.6)
+        and stats["allowed_share"] == pytest.approx(0.4)
+    )
+    assert (
+        stats["p_cap"] < 0.001
+        and stats["p_lane"] < 0.001
+        and big["p_value"] == pytest.approx(max(stats["p_cap"], stats["p_lane"]))
+    )
+    assert big["caveat_zh"].startswith("评鉴人与单位无法区分") and "not by score levels" in big["caveat_en"]
+    assert "上限" in big["evidence_zh"] and "cap" in big["evidence_en"]
+    assert json.loads(small["statistics"])["p_lane"] is None  # 4 people: judged against the cap only
 
 
-def test_unscored_reviewer_is_compared_person_by_person_with_a_caveat():
+def test_scores_raised_with_the_grades_point_to_the_quota_evidence():
+    rng = np.random.default_rng(7)
+    rows = honest_city(rng)
+    sections = {"抬分人": 8, "甲": 6, "乙": 6, "丙": 6, "丁": 6}
+    rows += quota_unit("抬分局", sections, rng, 12, lenient={"抬分人": 0.8}, over_cap=True, raise_scores=8.0)
+    flags = leniency_flags(rows)
+    assert flags["subject"].to_list() == ["抬分人"]
+    flag = flags.row(0, named=True)
+    stats = json.loads(flag["statistics"])
+    assert stats["basis"] == "scores_rose" and stats["over_r"] == 12 and stats["score_pct"] >= 0.6
+    assert stats["p_over"] < stats["p_adj"]
+    assert "宽松可能也体现在得分中" in flag["caveat_zh"] and "quota flag" in flag["caveat_en"]
+    # A stronger section graded honestly within the quota: high scores, many 好, no claim.
+    strong = honest_city(np.random.default_rng(7))
+    strong += quota_unit("强科局", sections, np.random.default_rng(8), 12, stronger={"抬分人": 1.5})
+    assert leniency_flags(strong).height == 0
+
+
+def test_reviewers_of_fewer_than_three_people_are_not_judged():
+    rng = np.random.default_rng(11)
+    rows = honest_city(rng) + quota_unit("小科局", {"两人科": 2, "甲": 8, "乙": 8}, rng, lenient={"两人科": 1.0})
+    assert "两人科" not in leniency_flags(rows)["subject"].to_list()
+
+
+def test_unscored_reviewer_is_compared_by_quarter_with_a_caveat():
     rows = []
     for r in range(4):  # four sections of 6 people; the first head gives 好 to everyone, the rest to 2 of 6 in turn
         for t in range(8):
             for i in range(6):
                 good = r == 0 or (i + t) % 6 < 2
-                rows.append(
-                    dict(
-                        person_id=f"p{r}-{i}",
-                        unit="无分局",
-                        lane="综合管理·一般干部",
-                        reviewer=f"科长{r}",
-                        year=2023 + t // 4,
-                        quarter=t % 4 + 1,
-                        grade="好" if good else "较好",
-                    )
-                )
+                rows.append(dict(person_id=f"p{r}-{i}", unit="无分局", lane="综合管理·一般干部", reviewer=f"科长{r}",
+                                 year=2023 + t // 4, quarter=t % 4 + 1, grade="好" if good else "较好"))  # fmt: skip
+    rng = np.random.default_rng(2)
+    rows += [dict(r, score=None) for r in honest_city(rng)]
     flags = leniency_flags(rows)
     assert flags["subject"].to_list() == ["科长0"]
     flag = flags.row(0, named=True)
-    assert json.loads(flag["statistics"])["basis"] == "unit_unscored"
-    assert flag["caveat_zh"].startswith("未按得分调整") and "100%" in flag["evidence_zh"]
+    assert json.loads(flag["statistics"])["basis"] == "unscored"
+    assert flag["caveat_zh"].startswith("未按得分调整") and "无得分" in flag["evidence_zh"]
 
 
-def test_leniency_without_scores_or_reviewers():
+def test_units_without_reviewer_names_are_judged_as_units():
     rows = [r for u in range(6) for r in unit_rows(f"单位{u}", 10, [4] * 8)]
-    assert leniency_flags(rows).height == 0  # no scores, no reviewers: nothing to adjust for, no claim
-    rng = np.random.default_rng(9)
-    rows = [dict(r, reviewer=None) for u in range(6) for r in scored_rows(f"单位{u}", "x", 10, 8, 0.0, rng)]
-    rows += [dict(r, reviewer=None) for r in scored_rows("宽松单位", "x", 10, 8, 8.0, rng)]
+    assert leniency_flags(rows).height == 0  # every unit keeps to its quota
+    rows += unit_rows("宽松单位", 10, [7] * 8)
     flags = leniency_flags(rows)
     assert flags["subject"].to_list() == ["宽松单位"] and flags["subject_type"][0] == "unit"
     assert "未记录评鉴人" in flags["caveat_zh"][0]
 
 
+def test_flag_keys_are_unique_and_survive_a_new_quarter():
+    rng = np.random.default_rng(13)
+    rows = honest_city(rng, 6)
+    rows += quota_unit("甲局", {"王伟": 6, "甲": 6, "乙": 6}, rng, lenient={"王伟": 0.8})
+    rows += quota_unit("乙局", {"王伟": 8}, rng, lenient={"王伟": 0.7})  # a namesake, sole reviewer there
+    flags = leniency_flags(rows)
+    assert sorted(flags["unit"]) == ["乙局", "甲局"] and flags["flag_key"].is_unique().all()
+    longer = rows + [dict(r, year=2025, quarter=1) for r in rows if r["year"] == 2024 and r["quarter"] == 4]
+    again = leniency_flags(longer)
+    assert sorted(again["flag_key"]) == sorted(flags["flag_key"])  # the finding keeps its key
+    assert set(again["period_to"]) == {"2025Q1"} and not set(again["flag_id"]) & set(flags["flag_id"])
+
+
 def test_registry_exposes_both_kinds():
-    assert [d.kind for d in DETECTORS] == ["quota", "leniency"]
+    from analytics.detectors import leniency, registry
+
+    assert leniency.DETECTOR.kind == "leniency" and [d.kind for d in DETECTORS] == ["quota"]
+    kinds = [d.kind for d in registry()]
+    assert kinds.count("leniency") == 1 and kinds.count("quota") == 1
 
 
 # ---------------------------------------------------------------- evidence views
@@ -298,15 +385,16 @@ def test_demo_city_recall_and_honest_flag_rate(demo_db):
         truth = con.execute("SELECT pattern, subject, unit FROM demo_truth").pl()
     finally:
         con.close()
-    honest = set(data.quarterly["unit"].unique()) - set(truth["unit"])
+    planted = truth.filter(~pl.col("pattern").str.starts_with("honest_"))
+    honest = set(data.quarterly["unit"].unique()) - set(planted["unit"])
     flags = {
         d.kind: d.detect(data, SETTINGS, seed=0)
-        for d in (*DETECTORS, compression.DETECTOR, silent_negatives.DETECTOR, outliers.DETECTOR)
+        for d in (*DETECTORS, DETECTOR, compression.DETECTOR, silent_negatives.DETECTOR, outliers.DETECTOR)
     }
     for kind, frame in flags.items():
         rate = len(set(frame["unit"]) & honest) / len(honest)
         assert rate <= 0.05, f"{kind}: {rate:.1%} of honest units flagged"
-    lenient = truth.filter(pl.col("pattern") == "lenient_reviewer")["subject"]
+    lenient = truth.filter(pl.col("pattern").str.starts_with("lenient_"))["subject"]
     assert lenient.is_in(flags["leniency"]["subject"].to_list()).mean() >= 0.9
-    compressed = truth.filter(pl.col("pattern") == "compression")["unit"]
+    compressed = truth.filter(pl.col("pattern").str.starts_with("compression"))["unit"]
     assert compressed.is_in(flags["compression"]["unit"].to_list()).mean() >= 0.9

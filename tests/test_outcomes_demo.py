@@ -41,7 +41,8 @@ def test_planted_breaks_are_flagged_and_few_others(demo):
         f"outcome_rule: planted {planted.height}, person flags {person.height}, recall {recall:.2f}, precision {precision:.2f}"
     )
     assert recall == 1.0 and precision >= 0.9
-    assert flags.filter(pl.col("subject_type") != "person").height <= 2  # honest units: concentration tests stay quiet
+    # honest units: concentration tests stay quiet (chance flags at q just under 0.05 in ~100 units: a few)
+    assert flags.filter(pl.col("subject_type") != "person").height <= 3
 
 
 def test_demo_summaries_are_consistent(demo):

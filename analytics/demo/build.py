@@ -152,6 +152,9 @@ def _break_truth(city: City, breaks: pl.DataFrame) -> pl.DataFrame:
         pl.format(
             "{}: {}; {}", pl.col("y") + city.start_year, pl.col("kind"), pl.col("kind").replace_strict(what, default="")
         ).alias("detail"),
+        pl.col("person_id").alias("people"),
+        pl.format("{}Q1", pl.col("y") + city.start_year).alias("period_from"),
+        pl.format("{}Q4", pl.col("y") + city.start_year).alias("period_to"),
     )
 
 

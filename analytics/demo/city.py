@@ -95,6 +95,9 @@ _COURTS = ("县人民法院", "县人民检察院")
 _TOWNS_PER_COUNTY = 20
 SHARE_AT_ROUND_HEADCOUNT = 0.9
 MIN_SIZE_WITH_TURNOVER = 20  # staff come and go in the larger units; small offices are stable
+SHARE_TINY = 0.12  # of general and window units: offices of 4-6 people
+SOLE_REVIEWER_MAX_SIZE = 12  # small units where the principal may grade everyone
+SHARE_SOLE_REVIEWER = 0.5  # of those units: one reviewer (the principal) for every section
 
 _COUNTY_HEADS = "常江开龙衢柯遂庆云松缙青景泰平安永武宁德建清华临兴长新东南西北丰乐富阳溪山".replace("", " ").split()
 _COUNTY_TAILS = "山阳化游昌泉和川田源江宁丰安城溪州兴平河林康乐水原都远口台关门".replace("", " ").split()
@@ -137,7 +140,8 @@ _SIZE = {"综合管理": (11, 0.6), "行政执法": (16, 0.6), "窗口服务": (
 class City:
     """The people of the demo city, one row each (frames), plus arrays the generators use.
 
-    units: unit_idx, unit, unit_type, county, size, n_sections, has_scores, has_subscores
+    units: unit_idx, unit, unit_type, county, size, n_sections, section_offset, has_scores, has_subscores,
+           sole_reviewer (the principal reviews every section)
     people: person_idx, person_id, name, unit_idx, unit, unit_type, section_idx, section, position_level, rank,
             staff_type, special_group, gender, age, years_of_service, join_t, leave_t
     sections: section_idx, unit_idx, section, reviewer, reviewer_person_idx, size
@@ -211,6 +215,11 @@ def _unit_frame(persons: int, rng: np.random.Generator) -> pl.DataFrame:
     # Most units are staffed to an authorised headcount (编制), which is usually a round number.
     staffed = rng.random(len(size)) < SHARE_AT_ROUND_HEADCOUNT
     size[staffed] = np.maximum(5, np.round(size[staffed] / 5) * 5).astype(np.int64)
+    # A few very small offices (4-6 people: a 站, a 所, a small 办), where shares jump by a quarter at a time.
+    # Drawn from a child stream, so the rest of the city is what the parent stream makes of it.
+    (small_rng,) = rng.spawn(1)
+    tiny = (small_rng.random(len(size)) < SHARE_TINY) & np.isin(utype, ("综合管理", "窗口服务"))
+    size[tiny] = small_rng.integers(4, 7, int(tiny.sum()))
     cum = np.cumsum(size)
     n_units = int(np.searchsorted(cum, persons) + 1)
     size = size[:n_units].copy()
@@ -379,6 +388,11 @@ def build_city(persons: int, rng: np.random.Generator, quarters: int, start_year
     shared = (rng.random(n_units) < 0.12) & (lay["n_sections"] >= 3)
     last = lay["section_offset"][shared] + lay["n_sections"][shared]
     reviewer_pidx[last] = reviewer_pidx[last - 1]
+    # Small units often have one reviewer: the principal grades every section (a sole reviewer).
+    (sole_rng,) = rng.spawn(1)  # a child stream, as for the tiny units
+    sole = (sole_rng.random(n_units) < SHARE_SOLE_REVIEWER) & (units["size"].to_numpy() <= SOLE_REVIEWER_MAX_SIZE)
+    sole_sections = sole[sec_unit]
+    reviewer_pidx[sole_sections] = principals[sec_unit[sole_sections]]
 
     section_frame = pl.DataFrame(
         {
@@ -423,6 +437,7 @@ def build_city(persons: int, rng: np.random.Generator, quarters: int, start_year
         section_offset=pl.Series(lay["section_offset"].astype(np.int64)),
         has_scores=pl.Series(rng.random(n_units) < 0.8),
         has_subscores=pl.Series(rng.random(n_units) < 0.35),
+        sole_reviewer=pl.Series(sole),
     ).with_columns(has_subscores=pl.col("has_subscores") & pl.col("has_scores"))
     return City(units=units, people=people, sections=section_frame, quarters=quarters, start_year=start_year)
 

@@ -24,6 +24,10 @@ SLIP_ABILITY_SHARE = 0.3  # the same for a bad quarter (一般/较差): mostly t
 AVERAGE_BELOW, POOR_BELOW = -1.9, -2.9  # z of a quarter's slip below which it is 一般 / 较差
 ROTATIONS = ("rotation_strict", "rotation_norepeat", "rotation_partial")
 SUBSCORE_WEIGHTS = (0.6, 0.4)  # 工作实绩, 工作作风
+STAR_ABILITY = 3.2  # a star's ability (z): 好 every quarter in an honest unit
+SEASON_PEAK, SEASON_LOW = 1.6, -0.5  # a seasonal section's performance in its peak quarter and the others
+LOW_UNIT_OFFSET = (-7.0, -5.0)  # score points: a unit whose people all score low (honest_sole_low)
+SCORE_RAISE = 6.0  # points a lenient_scored reviewer adds to the people it grades 好
 LEAVE_SHARE = 0.004  # person-quarters not graded: leave, study, investigation
 AWAY_YEAR_SHARE = 0.004  # person-years away all year (secondment, long illness): not graded
 
@@ -87,13 +91,15 @@ def grade_city(city: City, plan: Plan, rng: np.random.Generator) -> QuarterGrid:
     person, t = _present_rows(city)
     unit = city.people["unit_idx"].to_numpy()[person]
     section = city.people["section_idx"].to_numpy()[person].astype(np.int32)
-    raw, negative, slip = _performance(city, person, unit, rng)
+    raw, negative, slip = _performance(city, plan, person, t, unit, rng)
     tiebreak = rng.random(len(person), dtype=np.float32)
     score, achievement, conduct = _written_scores(city, unit, raw, rng)
     del raw
     grade = _base_grades(city, plan, person, t, unit, negative, slip, rng)
     del negative, slip
     grade = _assign_goods(city, plan, person, t, unit, section, grade, score, tiebreak, rng)
+    has_sub_unit = city.units["has_subscores"].to_numpy()[unit]
+    score, achievement, conduct = _raise_lenient_scores(plan, has_sub_unit, section, grade, score, achievement, conduct)
     score, achievement, conduct = _edit_scores_to_agree(
         plan,
         unit,
@@ -129,13 +135,22 @@ def _present_rows(city: City) -> tuple[np.ndarray, np.ndarray]:
     return person.astype(np.int32), t.astype(np.int16)
 
 
-def _performance(city: City, person, unit, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(raw score, bad-quarter flag, slip z) per row: persistent ability plus quarter noise."""
+def _performance(city: City, plan: Plan, person, t, unit, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw score, bad-quarter flag, slip z) per row: persistent ability plus quarter noise.
+
+    Honest look-alikes shape the performance, never the grading rule: stars are far above their colleagues,
+    a seasonal section peaks in one quarter a year, a low-scoring unit's scores run several points low.
+    """
     n_rows = len(person)
     ability = rng.standard_normal(city.n_people).astype(np.float32)
+    ability[plan.star] = STAR_ABILITY
     noise = rng.standard_normal(n_rows, dtype=np.float32)
     perf = np.sqrt(ABILITY_SHARE) * ability[person] + np.sqrt(1 - ABILITY_SHARE) * noise
     del noise
+    section = city.people["section_idx"].to_numpy()[person]
+    seasonal = plan.section_role[section] == "seasonal"
+    in_season = (t % 4) == plan.section_variant[section]
+    perf = perf + np.where(seasonal, np.where(in_season, SEASON_PEAK, SEASON_LOW), 0.0).astype(np.float32)
     # A bad quarter (一般/较差) is less persistent than ability: it has its own, mostly transient, cause.
     transient = rng.standard_normal(n_rows, dtype=np.float32)
     slip = np.sqrt(SLIP_ABILITY_SHARE) * ability[person] + np.sqrt(1 - SLIP_ABILITY_SHARE) * transient
@@ -143,6 +158,8 @@ def _performance(city: City, person, unit, rng) -> tuple[np.ndarray, np.ndarray,
     negative = slip < AVERAGE_BELOW
     perf = np.where(negative, np.minimum(perf, slip), perf)  # the score shows the bad quarter
     unit_offset = rng.normal(0, 1.5, city.n_units).astype(np.float32)
+    low = plan.unit_pattern == "honest_sole_low"
+    unit_offset[low] = rng.uniform(*LOW_UNIT_OFFSET, int(low.sum()))
     raw = np.clip(84 + unit_offset[unit] + 5.5 * perf, 45, 99.4).astype(np.float64)  # written values: float64
     return raw, negative, slip
 
@@ -174,35 +191,55 @@ def _base_grades(city: City, plan: Plan, person, t, unit, negative, slip, rng) -
     grade[negative] = AVERAGE
     grade[slip < POOR_BELOW] = POOR
     silenced = plan.in_units(unit, ("rotation_strict", "rotation_partial", "compression", "silent_negatives"))
+    silenced |= _compressed_year(plan, unit, t)
     grade[silenced & (grade != FAIRLY_GOOD)] = FAIRLY_GOOD
     grade[ungraded] = UNGRADED
     return grade
 
 
+def _compressed_year(plan: Plan, unit, t) -> np.ndarray:
+    """Rows of compression_year units in their compressed year."""
+    year = np.where(plan.unit_pattern == "compression_year", plan.unit_variant, "-1").astype(np.int64)
+    return (plan.unit_pattern == "compression_year")[unit] & (year[unit] == t // 4)
+
+
 def _assign_goods(city: City, plan: Plan, person, t, unit, section, grade, score, tiebreak, rng) -> np.ndarray:
-    """好 within each unit's quota: lenient sections first, then merit, compression or rotation."""
+    """好 within each unit's quota: lenient sections first, then merit, compression or rotation.
+
+    A 'lenient' head's 好 come out of the unit's quota; a 'lenient_scored' head's come on top of it (the unit
+    goes over its cap), and a lenient sole reviewer's quota is its own share of the unit.
+    """
     T, n_units = city.quarters, city.n_units
     group = unit.astype(np.int64) * T + t
     graded = grade != UNGRADED
-    k_unit = quota(np.bincount(group[graded], minlength=n_units * T))
+    n_graded = np.bincount(group[graded], minlength=n_units * T)
+    k_unit = quota(n_graded)
+    sole_k = np.round(plan.unit_share.repeat(T) * n_graded).astype(np.int64)
+    k_unit = np.where(plan.unit_share.repeat(T) > 0, np.maximum(sole_k, k_unit), k_unit)
     candidate = graded & (grade == FAIRLY_GOOD)
 
-    # Lenient sections: their head gives 好 to a fixed share of the section, out of the unit's quota.
+    # Lenient sections: their head gives 好 to a fixed share of the section.
     lenient_row = (plan.lenient_share > 0)[section]
+    within_quota = (plan.section_role == "lenient")[section]
     sec_group = section.astype(np.int64) * T + t
     sec_graded = np.bincount(sec_group[graded & lenient_row], minlength=len(plan.lenient_share) * T)
     k_section = np.round(plan.lenient_share.repeat(T) * sec_graded).astype(np.int64)
     lenient_good = top_k_in_groups(sec_group, score, candidate & lenient_row, k_section, tiebreak)
-    k_rest = k_unit - np.bincount(group[lenient_good], minlength=n_units * T)
+    k_rest = k_unit - np.bincount(group[lenient_good & within_quota], minlength=n_units * T)
+    # The lenient_scored section's other people still compete for the unit's quota.
+    candidate_rest = candidate & ~(lenient_row & (within_quota | lenient_good))
 
-    # Compression: one 好 a quarter (two or more in units of 15+).
+    # Compression: one 好 a quarter (two or more in units of 15+); in compression_year units only that year.
     size = city.units["size"].to_numpy()
     compressed_k = np.where(size >= 15, np.maximum(1, np.round(0.08 * size)), 1).astype(np.int64).repeat(T)
     compressed = (plan.unit_pattern == "compression").repeat(T)
+    year_units = plan.unit_pattern == "compression_year"
+    year_of = np.where(year_units, plan.unit_variant, "-1").astype(np.int64)
+    compressed |= (year_units[:, None] & (np.arange(T)[None, :] // 4 == year_of[:, None])).ravel()
     k_rest = np.maximum(np.where(compressed, np.minimum(compressed_k, k_rest), k_rest), 0)
 
     rotating = plan.in_units(unit, ROTATIONS)
-    good = lenient_good | top_k_in_groups(group, score, candidate & ~lenient_row & ~rotating, k_rest, tiebreak)
+    good = lenient_good | top_k_in_groups(group, score, candidate_rest & ~rotating, k_rest, tiebreak)
     good |= _rotation_goods(plan, unit, person, t, score, tiebreak, T, n_units, k_unit, rng) & candidate
     grade = grade.copy()
     grade[good] = GOOD
@@ -269,6 +306,22 @@ def _rotation_goods(plan: Plan, unit, person, t, score, tiebreak, T: int, n_unit
         had_good[p[now]] = False
         had_good[p[chosen]] = True
     return good
+
+
+def _raise_lenient_scores(plan: Plan, has_sub, section, grade, score, achievement, conduct):
+    """A lenient_scored reviewer writes higher scores for the people it grades 好, so scores agree with grades.
+
+    Where the unit keeps sub-scores, they are raised and the score recombined from them (0.6/0.4), as written.
+    """
+    raised = (plan.section_role == "lenient_scored")[section] & (grade == GOOD)
+    if not raised.any():
+        return score, achievement, conduct
+    bump = np.where(raised, SCORE_RAISE, 0.0)
+    achievement = np.round(np.minimum(achievement + bump, 100.0), 1)
+    conduct = np.round(np.minimum(conduct + bump, 100.0), 1)
+    combined = np.round(SUBSCORE_WEIGHTS[0] * achievement + SUBSCORE_WEIGHTS[1] * conduct, 2)
+    score = np.where(has_sub, combined, np.round(np.minimum(score + bump, 99.4), 1))
+    return score, achievement, conduct
 
 
 def _edit_scores_to_agree(plan: Plan, unit, group, grade, score, achievement, conduct, tiebreak, n_groups: int):

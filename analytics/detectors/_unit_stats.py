@@ -124,6 +124,46 @@ def lane_beta_binomial(
     return a, b, reference
 
 
+def robust_lane_z(
+    frame: pl.DataFrame, share: str, n: str, eligible: str, keys: list[str], min_units: int
+) -> pl.DataFrame:
+    """Add `lane_mean`, `tau2_lane`, `reference` and `z_lane`: a robust random-effects z of `share` (of `n` trials).
+
+    centre = median share of the eligible rows with the same `keys` (e.g. lane, or lane and window); where fewer than
+    `min_units` are eligible, of all eligible rows with the same keys but the first (`reference` 'all').
+    tau^2 = max(0, (1.4826 MAD)^2 - median binomial variance): medians, so the planted or lenient units of a lane
+    cannot widen their own yardstick, as a moment fit lets them; z = (share - centre) / sqrt(centre (1 - centre) / n
+    + tau^2). The caller takes the tail it tests.
+    """
+    ok = pl.col(eligible)
+    out = frame
+    for scope, over in (("l", keys), ("a", keys[1:])):
+
+        def per(e: pl.Expr, over=over) -> pl.Expr:
+            return e.over(over) if over else e
+
+        out = out.with_columns(per(pl.when(ok).then(pl.col(share)).median()).alias(f"_{scope}_c"))
+        binvar = pl.col(f"_{scope}_c") * (1 - pl.col(f"_{scope}_c")) / pl.col(n)
+        mad = per(pl.when(ok).then((pl.col(share) - pl.col(f"_{scope}_c")).abs()).median())
+        tau2 = ((1.4826 * mad) ** 2 - per(pl.when(ok).then(binvar).median())).clip(lower_bound=0.0)
+        out = out.with_columns(tau2.alias(f"_{scope}_t"))
+    own = ok.sum().over(keys) >= min_units
+    centre = pl.col("lane_mean")
+    return (
+        out.with_columns(
+            lane_mean=pl.when(own).then("_l_c").otherwise("_a_c"),
+            tau2_lane=pl.when(own).then("_l_t").otherwise("_a_t"),
+            reference=pl.when(own).then(pl.lit("lane")).otherwise(pl.lit("all")),
+        )
+        .with_columns(
+            z_lane=pl.when(ok).then(
+                (pl.col(share) - centre) / (centre * (1 - centre) / pl.col(n) + pl.col("tau2_lane")).sqrt()
+            )
+        )
+        .drop("_l_c", "_l_t", "_a_c", "_a_t")
+    )
+
+
 def stats_json(*columns: str) -> pl.Expr:
     """The named columns as one JSON object (the flag's `statistics`)."""
     return pl.struct([pl.col(c) for c in columns]).struct.json_encode()

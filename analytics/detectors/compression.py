@@ -1,18 +1,23 @@
 """Compressed grades (central tendency, L2): units where nearly everyone gets the same grade every quarter.
 
-DETECTORS.md section 2, L2. Per unit over all its quarters: the share in the top two grades, the longest
+DETECTORS.md section 2, L2. Each unit is tested over all its quarters and over each calendar year with at
+least `min_quarters` graded quarters (a unit that compresses one year only is diluted over the period:
+over 90% 较好 in 2025 is 71% over three years). Per unit and window: the share in the top two grades, the longest
 run of quarters without any 一般/较差, the normalised entropy H = -sum p_c ln p_c / ln 4 of its grade mix,
 the grade standard deviation and the share of its most common grade.
 
 An honest unit that respects the 40% cap still has a mix (about 40% 好, most of the rest 较好, a few 一般),
-so a high top-two share or a long run without 一般 proves nothing on its own. The test is on the entropy,
-against the units of the same main lane: z = (H - median) / sqrt(se^2 + tau^2), where se^2 is the sampling
-variance of a plug-in entropy from N grades drawn from the lane's mix and tau^2 the spread between the
-lane's honest units (1.4826 MAD squared, less the typical se^2). p = Phi(z) (low entropy), Benjamini-Hochberg
-q-values across units. A unit is flagged when q < settings.leniency.alpha and one grade holds at least
-settings.leniency.compression_modal_share of its grades. Severity = 1 - H / lane median (0 = as varied as
-the lane, 1 = a single grade). Units with fewer than `min_graded` person-quarters, `min_quarters` quarters
-or `compression_min_people` people are not judged (a unit of one or two is "compressed" by arithmetic).
+so a high top-two share or a long run without 一般 proves nothing on its own. The test is on the share of grades
+outside the modal grade against the units of the same main lane in the same window: a robust random-effects
+z = (share - lane median) / sqrt(m (1 - m) / N + tau^2), tau^2 from the MAD of the lane's units
+(_unit_stats.robust_lane_z; all units of the window when the lane has fewer than min_lane_units), p = Phi(z).
+The entropy is reported but not tested: under a quota it falls with unit size by arithmetic.
+Benjamini-Hochberg q-values across every unit and window tested. A window is flagged when q <
+settings.leniency.alpha and one grade holds at least settings.leniency.compression_modal_share of its grades.
+One flag per unit (finding ''): the whole period when it is flagged, else the flagged year with the smallest
+p, the other flagged windows named in the evidence. Severity = 1 - H / lane median (0 = as varied as the lane,
+1 = a single grade). Windows with fewer than `min_graded` person-quarters, `min_quarters` quarters or
+`compression_min_people` people are not judged (a unit of one or two is "compressed" by arithmetic).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from analytics.detectors._unit_stats import (
     p_text,
     pct,
     period_of,
+    robust_lane_z,
     stats_json,
     unit_main_lane,
 )
@@ -45,23 +51,37 @@ def _xlogx(expr: pl.Expr) -> pl.Expr:
     return pl.when(expr > 0).then(expr * expr.log()).otherwise(0.0)
 
 
+WHOLE = "all"  # the window label of the whole period; years are '2025'
+
+
+def _windows(graded: pl.DataFrame) -> pl.DataFrame:
+    """Every graded row twice: once in the whole period, once in its calendar year (`window`)."""
+    return pl.concat(
+        [
+            graded.with_columns(window=pl.lit(WHOLE)),
+            graded.with_columns(window=(pl.col("t") // 4).cast(pl.Utf8)),
+        ]
+    )
+
+
 def _longest_clean_run(graded: pl.DataFrame) -> pl.DataFrame:
-    """Per unit: the longest run of consecutive quarters without any 一般/较差."""
-    per_quarter = graded.group_by("unit", "t").agg(neg=pl.col("is_negative").sum()).sort("unit", "t")
-    breaks = (pl.col("neg") > 0) | (pl.col("t").diff().over("unit").fill_null(1) != 1)
+    """Per unit and window: the longest run of consecutive quarters without any 一般/较差."""
+    keys = ["unit", "window"]
+    per_quarter = graded.group_by(*keys, "t").agg(neg=pl.col("is_negative").sum()).sort(*keys, "t")
+    breaks = (pl.col("neg") > 0) | (pl.col("t").diff().over(keys).fill_null(1) != 1)
     return (
-        per_quarter.with_columns(run=breaks.cast(pl.Int64).cum_sum().over("unit"))
+        per_quarter.with_columns(run=breaks.cast(pl.Int64).cum_sum().over(keys))
         .filter(pl.col("neg") == 0)
-        .group_by("unit", "run")
+        .group_by(*keys, "run")
         .len()
-        .group_by("unit")
+        .group_by(keys)
         .agg(longest_run=pl.col("len").max())
     )
 
 
-def unit_grade_mix(graded: pl.DataFrame) -> pl.DataFrame:
-    """Per unit: N, quarters, people, grade shares, entropy H (0..1), grade SD, modal grade and share, top-two share."""
-    counts = graded.group_by("unit").agg(
+def unit_grade_mix(graded: pl.DataFrame, keys: tuple[str, ...] = ("unit",)) -> pl.DataFrame:
+    """Per unit (and window): N, quarters, people, grade shares, entropy H (0..1), grade SD, modal grade and share."""
+    counts = graded.group_by(*keys).agg(
         N=pl.len(),
         quarters=pl.col("t").n_unique(),
         people=pl.col("person_id").n_unique(),
@@ -81,85 +101,112 @@ def unit_grade_mix(graded: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _entropy_test(units: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Random-effects z of each unit's entropy against its lane (or all units when the lane is small)."""
+def _spread_test(units: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Lower tail of each window's share of grades outside its modal grade, against its lane in that window.
+
+    A compressed unit puts almost every grade in one; an honest unit under the quota keeps about 40% 好 beside
+    its 较好, whatever its size. The reference is robust (_unit_stats.robust_lane_z: the median unit of the lane
+    and window, the spread between units from the MAD), so the lane's other compressed units cannot hide one.
+    The lane's median entropy in the window is kept for the evidence.
+    """
     lc = settings.leniency
     ok = pl.col("eligible")
-    # The lane's grade mix gives the sampling variance of an entropy estimated from N grades.
-    lane_mix = [
-        (
-            pl.when(ok).then(pl.col(s) * pl.col("N")).sum().over("lane")
-            / pl.when(ok).then(pl.col("N")).sum().over("lane")
-        ).alias(f"l_{s}")
-        for s in SHARES
-    ]
-    all_mix = [
-        (pl.when(ok).then(pl.col(s) * pl.col("N")).sum() / pl.when(ok).then(pl.col("N")).sum()).alias(f"a_{s}")
-        for s in SHARES
-    ]
-    units = units.with_columns(_m=ok.sum().over("lane")).with_columns(own=pl.col("_m") >= lc.min_lane_units)
-    units = units.with_columns(lane_mix + all_mix)
-    ref = {s: pl.when(pl.col("own")).then(pl.col(f"l_{s}")).otherwise(pl.col(f"a_{s}")) for s in SHARES}
-    e1 = pl.sum_horizontal([_xlogx(ref[s]) for s in SHARES])
-    e2 = pl.sum_horizontal([pl.when(ref[s] > 0).then(ref[s] * ref[s].log() ** 2).otherwise(0.0) for s in SHARES])
-    units = units.with_columns(var_h=((e2 - e1**2) / pl.col("N") / LN4**2).clip(lower_bound=1e-12))
-    for scope, over in (("l", ["lane"]), ("a", None)):
-        med = pl.when(ok).then(pl.col("H")).median()
-        med = med.over(over) if over else med
-        units = units.with_columns(med.alias(f"{scope}_center"))
-        mad = pl.when(ok).then((pl.col("H") - pl.col(f"{scope}_center")).abs()).median()
-        typical = pl.when(ok).then(pl.col("var_h")).median()
-        mad, typical = (mad.over(over), typical.over(over)) if over else (mad, typical)
-        units = units.with_columns(((1.4826 * mad) ** 2 - typical).clip(lower_bound=0.0).alias(f"{scope}_tau2"))
-    units = units.with_columns(
-        center=pl.when("own").then("l_center").otherwise("a_center"),
-        tau2=pl.when("own").then("l_tau2").otherwise("a_tau2"),
-        reference=pl.when("own").then(pl.lit("lane")).otherwise(pl.lit("all")),
-    ).with_columns(z=pl.when(ok).then((pl.col("H") - pl.col("center")) / (pl.col("var_h") + pl.col("tau2")).sqrt()))
-    p = norm.cdf(units["z"].fill_null(np.nan).to_numpy())
+    for scope, over in (("l", ["lane", "window"]), ("a", ["window"])):
+        units = units.with_columns(pl.when(ok).then(pl.col("H")).median().over(over).alias(f"{scope}_center"))
+    units = units.with_columns(outside=1 - pl.col("modal_share"))
+    units = robust_lane_z(units, "outside", "N", "eligible", ["lane", "window"], lc.min_lane_units)
+    p = norm.cdf(units["z_lane"].fill_null(np.nan).to_numpy())
     return units.with_columns(
-        pl.Series("p_value", p).fill_nan(None), pl.Series("q_value", bh_qvalues(p)).fill_nan(None)
+        center=pl.when(pl.col("reference") == "lane").then("l_center").otherwise("a_center"),
+        lane_outside=pl.col("lane_mean"),
+        p_value=pl.Series(p).fill_nan(None),
+        q_value=pl.Series(bh_qvalues(p)).fill_nan(None),
     )
 
 
 def _evidence() -> tuple[pl.Expr, pl.Expr]:
-    zh = pl.format(
-        "{}：{} 个季度 {} 人次（{} 人）中 {} 为'{}'（'好' {}，'一般/较差' {}）；等次分布熵 {}，同赛道中位数 {}；"
-        "等次标准差 {}；最长连续 {} 个季度无'一般/较差'（z = {}，p {}，q {}）。",
-        "unit",
-        "quarters",
-        "N",
-        "people",
-        pct(pl.col("modal_share")),
-        "modal_grade",
-        pct(pl.col("p_good")),
-        pct(pl.col("negative")),
-        num(pl.col("H")),
-        num(pl.col("center")),
-        num(pl.col("sd")),
-        "longest_run",
-        num(pl.col("z"), 1),
-        p_text(pl.col("p_value")),
-        p_text(pl.col("q_value")),
+    window_zh = pl.when(pl.col("window") == WHOLE).then(pl.lit("全期")).otherwise(pl.format("{} 年", "window"))
+    window_en = (
+        pl.when(pl.col("window") == WHOLE).then(pl.lit("over the whole period")).otherwise(pl.format("in {}", "window"))
     )
-    en = pl.format(
-        "{}: {} of {} person-quarters ({} people, {} quarters) got {} (Good {}, Average/Poor {}); grade entropy {} "
-        "against a lane median of {}; grade SD {}; {} quarters running without Average/Poor (z = {}, p {}, q {}).",
-        "unit",
-        pct(pl.col("modal_share")),
-        "N",
-        "people",
-        "quarters",
-        pl.format("{} ({})", pl.col("modal_grade").replace_strict(QUARTERLY_GRADE_EN, default=None), "modal_grade"),
-        pct(pl.col("p_good")),
-        pct(pl.col("negative")),
-        num(pl.col("H")),
-        num(pl.col("center")),
-        num(pl.col("sd")),
-        "longest_run",
-        num(pl.col("z"), 1),
-        p_text(pl.col("p_value")),
-        p_text(pl.col("q_value")),
+    others = pl.col("other_windows")
+    zh = pl.concat_str(
+        [
+            pl.format(
+                "{}：{} {} 个季度 {} 人次（{} 人）中 {} 为'{}'（'好' {}，'一般/较差' {}），其他等次只占 {}，"
+                "同赛道同期中位 {}（随机效应 z 检验 p {}，q {}）；等次分布熵 {}，同赛道同期中位数 {}；等次标准差 {}；"
+                "最长连续 {} 个季度无'一般/较差'。",
+                "unit",
+                window_zh,
+                "quarters",
+                "N",
+                "people",
+                pct(pl.col("modal_share")),
+                "modal_grade",
+                pct(pl.col("p_good")),
+                pct(pl.col("negative")),
+                pct(1 - pl.col("modal_share")),
+                pct(pl.col("lane_outside")),
+                p_text(pl.col("p_value")),
+                p_text(pl.col("q_value")),
+                num(pl.col("H")),
+                num(pl.col("center")),
+                num(pl.col("sd")),
+                "longest_run",
+            ),
+            pl.when(others != "").then(pl.format("同样趋中的还有：{}。", others.str.replace_all("all", "全期"))),
+        ],
+        ignore_nulls=True,
+    )
+    en = pl.concat_str(
+        [
+            pl.format(
+                "{} {}: {} of {} person-quarters ({} people, {} quarters) got {} (Good {}, Average/Poor {}), other "
+                "grades only {} against a lane median of {} in the same window (random-effects z test p {}, q {}); grade entropy "
+                "{} against a lane median of {}; grade SD {}; {} quarters running without Average/Poor.",
+                "unit",
+                window_en,
+                pct(pl.col("modal_share")),
+                "N",
+                "people",
+                "quarters",
+                pl.format(
+                    "{} ({})", pl.col("modal_grade").replace_strict(QUARTERLY_GRADE_EN, default=None), "modal_grade"
+                ),
+                pct(pl.col("p_good")),
+                pct(pl.col("negative")),
+                pct(1 - pl.col("modal_share")),
+                pct(pl.col("lane_outside")),
+                p_text(pl.col("p_value")),
+                p_text(pl.col("q_value")),
+                num(pl.col("H")),
+                num(pl.col("center")),
+                num(pl.col("sd")),
+                "longest_run",
+            ),
+            pl.when(others != "").then(
+                pl.format(
+                    " Also compressed: {}.", others.str.replace_all("all", "whole period").str.replace_all("、", ", ")
+                )
+            ),
+        ],
+        ignore_nulls=True,
+    )
+    return zh, en
+
+
+def _caveats() -> tuple[pl.Expr, pl.Expr]:
+    """A year-only finding says that the whole period does not show it (so the reader knows why the window is short)."""
+    year_only = pl.col("window") != WHOLE
+    zh = pl.when(year_only).then(
+        pl.format("仅 {} 年趋中，全期未达到阈值（全期一个等次占 {}）。", "window", pct(pl.col("whole_modal_share")))
+    )
+    en = pl.when(year_only).then(
+        pl.format(
+            "Compressed in {} only; the whole period does not reach the threshold (one grade holds {} overall).",
+            "window",
+            pct(pl.col("whole_modal_share")),
+        )
     )
     return zh, en
 
@@ -176,9 +223,11 @@ class CompressionDetector:
         if graded.height == 0:
             return empty_flags()
         lc = settings.leniency
+        windows = _windows(graded)
+        keys = ["unit", "window"]
         units = (
-            unit_grade_mix(graded)
-            .join(_longest_clean_run(graded), on="unit", how="left")
+            unit_grade_mix(windows, tuple(keys))
+            .join(_longest_clean_run(windows), on=keys, how="left")
             .join(unit_main_lane(graded), on="unit", how="left")
             .with_columns(
                 pl.col("longest_run").fill_null(0),
@@ -187,27 +236,53 @@ class CompressionDetector:
                 & (pl.col("people") >= lc.compression_min_people),
             )
         )
-        units = _entropy_test(units.sort("unit"), settings)  # fixed order for float sums
-        flagged = units.filter((pl.col("q_value") < lc.alpha) & (pl.col("modal_share") >= lc.compression_modal_share))
+        units = _spread_test(units.sort(keys), settings)  # fixed order for float sums
+        hit = (pl.col("q_value") < lc.alpha) & (pl.col("modal_share") >= lc.compression_modal_share)
+        units = units.with_columns(
+            hit=hit.fill_null(False),
+            whole_modal_share=pl.col("modal_share").filter(pl.col("window") == WHOLE).first().over("unit"),
+        )
+        flagged = (
+            units.filter("hit")
+            .sort(
+                ["unit", pl.col("window") == WHOLE, "p_value", "window"],
+                descending=[False, True, False, False],
+            )
+            .with_columns(other_windows=pl.col("window").sort().str.join("、").over("unit"))
+            .unique("unit", keep="first", maintain_order=True)
+            .with_columns(
+                other_windows=pl.col("other_windows")
+                .str.split("、")
+                .list.set_difference(pl.concat_list("window"))
+                .list.sort()
+                .list.join("、")
+            )
+        )
         if flagged.height == 0:
             return empty_flags()
         zh, en = _evidence()
+        czh, cen = _caveats()
         out = flagged.with_columns(
             kind=pl.lit(self.kind),
             subject_type=pl.lit("unit"),
             subject=pl.col("unit"),
+            finding=pl.lit(""),
             period_from=period_of(pl.col("t_from")),
             period_to=period_of(pl.col("t_to")),
-            statistic=pl.lit("normalised grade entropy"),
-            statistic_value=pl.col("H"),
+            statistic=pl.lit("share of grades outside the modal grade"),
+            statistic_value=1 - pl.col("modal_share"),
             statistics=stats_json(
+                "window",
+                "other_windows",
                 "H",
                 "center",
-                "tau2",
-                "z",
+                "lane_outside",
+                "tau2_lane",
+                "z_lane",
                 "sd",
                 "modal_grade",
                 "modal_share",
+                "whole_modal_share",
                 "top2",
                 "negative",
                 "longest_run",
@@ -221,6 +296,8 @@ class CompressionDetector:
             n=pl.col("N").cast(pl.Int64),
             evidence_zh=zh,
             evidence_en=en,
+            caveat_zh=czh,
+            caveat_en=cen,
         )
         return ordered(finish_flags(out))
 

@@ -1,0 +1,209 @@
+"""The leniency detector (L3, kind 'leniency'): one flag per reviewer and unit, on the fairest comparison there is.
+
+- Units with two or more named reviewers: each reviewer against the unit's other people at equal score
+  (within_unit: Mantel-Haenszel over unit x quarter x score fifth, basis 'within'); without scores, by quarter
+  only (basis 'unscored', with its caveat).
+- When the scores rose with the grades (the reviewer's people sit at SCORES_ROSE_PERCENTILE of the unit's scores
+  or above on average, and the unit went over its cap in at least SCORES_ROSE_QUARTERS of the reviewer's
+  quarters), the equal-score comparison explains the leniency away. Then the quota evidence is read too: in the
+  quarters the unit went over its cap, the reviewer's people's 好 against the unit's others (Mantel-Haenszel by
+  quarter, without the between-reviewer spread: the rule break is the evidence). The smaller p of the two is
+  used, doubled (Bonferroni). When the quota one decides (basis 'scores_rose') the caveat says the leniency may
+  be in the scores too and points to the quota flag.
+- Units with one reviewer or none: sole (the unit's 好 against the cap and its lane, quarter by quarter).
+
+A reviewer needs at least settings.leniency.min_people people and min_graded person-quarters in the unit, and
+the unit's others at least min_people people. Benjamini-Hochberg q-values across every body tested. Flagged when
+q < settings.leniency.alpha and the effect (the share of 好 above the comparison, in share points: RD, or the
+share above what the quotas allow) reaches settings.leniency.min_effect. Severity = effect / 0.5.
+Reviewer names are the data's: a name in several units is judged in each (flag_key includes the unit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from analytics.dataset import AssessmentData
+from analytics.detectors._unit_stats import graded_rows, ordered, period_of, stats_json
+from analytics.detectors.base import empty_flags, finish_flags
+from analytics.detectors.leniency.evidence import (
+    SCORES_ROSE,
+    SOLE,
+    UNSCORED,
+    WITHIN,
+    leniency_caveats,
+    leniency_evidence,
+)
+from analytics.detectors.leniency.sole import lane_model_context, sole_bodies, unit_quarters, unit_totals
+from analytics.detectors.leniency.within_unit import compare, with_between_variance
+from analytics.settings import Settings
+from analytics.stats import bh_qvalues
+
+LENIENCY_FULL = 0.50  # 50 share points above the comparison is as severe as it gets
+SCORES_ROSE_PERCENTILE = 0.6  # mean score percentile of a reviewer's people from which its scores count as raised
+SCORES_ROSE_QUARTERS = 2  # quarters over the cap before the quota evidence is read as the scores' witness
+SCORED_SHARE = 0.5  # share of a reviewer's rows with a score before the comparison is made at equal score
+
+STATISTIC = {
+    WITHIN: "share of 好 above the unit's other people at equal score (Mantel-Haenszel risk difference)",
+    UNSCORED: "share of 好 above the unit's other people in the same quarters (Mantel-Haenszel, no scores)",
+    SCORES_ROSE: "share of 好 above the unit's other people in the same quarters (not score-adjusted)",
+    SOLE: "share of 好 above what the quarterly quotas allow",
+}
+
+
+def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
+    """Graded rows: unit, lane, t, person_id, is_good, score (float), reviewer (blank names as null)."""
+    graded = graded_rows(quarterly)
+    reviewer = (
+        pl.col("reviewer").cast(pl.Utf8).str.strip_chars()
+        if "reviewer" in graded.columns
+        else pl.lit(None, dtype=pl.Utf8)
+    )
+    score = pl.col("score").cast(pl.Float64) if "score" in graded.columns else pl.lit(None, dtype=pl.Float64)
+    return graded.select(
+        "unit",
+        "lane",
+        "t",
+        "person_id",
+        "is_good",
+        score.alias("score"),
+        pl.when(reviewer != "").then(reviewer).alias("reviewer"),
+    )
+
+
+def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
+    """Per (unit, named reviewer): person-quarters, people, scored share, mean score percentile, window, quarters
+    over the cap among its own, and the people of the rest of the unit."""
+    pct = ((pl.col("score").rank("average") - 0.5) / pl.col("score").count()).over("unit", "t")
+    named = rows.with_columns(pct=pct).filter(pl.col("reviewer").is_not_null())
+    over = named.select("unit", "reviewer", "t").unique().join(quarters.select("unit", "t", "over"), on=["unit", "t"])
+    per_unit = rows.group_by("unit").agg(unit_people=pl.col("person_id").n_unique())
+    return (
+        named.group_by("unit", "reviewer")
+        .agg(
+            pq=pl.len(),
+            people=pl.col("person_id").n_unique(),
+            scored=pl.col("score").is_not_null().mean(),
+            score_pct=pl.col("pct").mean(),
+            t_from=pl.col("t").min(),
+            t_to=pl.col("t").max(),
+        )
+        .join(over.group_by("unit", "reviewer").agg(quarters_r=pl.len(), over_r=pl.col("over").sum()), on=["unit", "reviewer"])
+        .join(per_unit, on="unit")
+        .with_columns(others=pl.col("unit_people") - pl.col("people"))
+    )  # fmt: skip
+
+
+def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Reviewers of units with two or more named reviewers, each with its test on the fairest basis."""
+    lc = settings.leniency
+    several = rows.filter(pl.col("reviewer").n_unique().over("unit") >= 2)
+    if several.height == 0:
+        return pl.DataFrame()
+    facts = _reviewer_facts(several, quarters).filter(
+        (pl.col("people") >= lc.min_people) & (pl.col("others") >= lc.min_people) & (pl.col("pq") >= lc.min_graded)
+    )
+    keys = ["unit", "reviewer"]
+    scored = pl.col("scored") >= SCORED_SHARE
+    adj = compare(several, by_score=True).join(facts.select(*keys, "scored"), on=keys)
+    adj = with_between_variance(adj, scored).filter(scored)
+    raw = compare(several, by_score=False, clustered=True).join(facts.select(*keys, "scored"), on=keys)
+    # Without scores the spread between sections includes their people's merit: its own tau^2 where it can.
+    unscored_pool = raw.join(facts.filter(~scored).select(keys), on=keys, how="semi").height >= 5
+    raw = with_between_variance(raw, ~scored if unscored_pool else pl.lit(True))
+    # Who holds the unit's extra 好 in the quarters it went over its cap: the rule break is the evidence here,
+    # so the spread between honest sections (tau^2) is not added (the caveat says what that leaves open).
+    over_cap = several.join(quarters.filter("over").select("unit", "t"), on=["unit", "t"], how="semi")
+    over = with_between_variance(compare(over_cap, by_score=False).join(facts.select(keys), on=keys), pl.lit(True), 0.0)
+    bodies = (
+        facts.join(adj.select(*keys, "rd", se_adj="se", z_adj="z", p_adj="p", tau2_adj="tau2"), on=keys, how="left")
+        .join(raw.select(*keys, rd_raw="rd", se_raw="se", z_raw="z", p_raw="p", tau2_raw="tau2"), on=keys, how="left")
+        .join(over.select(*keys, rd_over="rd", se_over="se", z_over="z", p_over="p"), on=keys, how="left")
+    )
+    rose = scored & (pl.col("score_pct") >= SCORES_ROSE_PERCENTILE) & (pl.col("over_r") >= SCORES_ROSE_QUARTERS)
+    rose &= pl.col("p_over").is_not_null()
+    over_decides = rose & (pl.col("p_over") < pl.col("p_adj"))
+    unscored = ~scored
+    return bodies.with_columns(
+        basis=pl.when(unscored).then(pl.lit(UNSCORED)).when(over_decides).then(pl.lit(SCORES_ROSE))
+        .otherwise(pl.lit(WITHIN)),
+        p=pl.when(unscored).then("p_raw").when(rose).then(
+            (2 * pl.min_horizontal("p_adj", "p_over")).clip(upper_bound=1.0)).otherwise("p_adj"),
+        effect=pl.when(unscored).then("rd_raw").when(over_decides).then("rd_over").otherwise("rd"),
+        z_used=pl.when(unscored).then("z_raw").when(over_decides).then("z_over").otherwise("z_adj"),
+        subject=pl.col("reviewer"),
+        subject_type=pl.lit("reviewer"),
+    ).filter(pl.col("p").is_not_null())  # fmt: skip
+
+
+class LeniencyDetector:
+    """L3: a reviewer's 好 against the unit's other people at equal score; a sole reviewer against the cap and lane."""
+
+    kind = "leniency"
+    name_zh = "评鉴宽松（老好人）"
+    name_en = "Lenient grading (score-adjusted)"
+
+    def detect(self, data: AssessmentData, settings: Settings, seed: int = 0) -> pl.DataFrame:
+        rows = _rows(data.quarterly)
+        if rows.height == 0:
+            return empty_flags()
+        lc = settings.leniency
+        quarters = unit_quarters(rows, settings)
+        totals = unit_totals(rows, quarters, settings)
+        within = _within_bodies(rows, quarters, settings)
+        sole = sole_bodies(rows, totals, settings).with_columns(z_used=pl.lit(None, dtype=pl.Float64))
+        sole = sole.drop("lane", "reviewer", "reviewers")
+        parts = [f for f in (within, sole) if f.height]
+        if not parts:
+            return empty_flags()
+        bodies = pl.concat(parts, how="diagonal_relaxed")
+        bodies = bodies.sort("unit", "subject")  # fixed order: BH ranks ties by position
+        bodies = bodies.with_columns(
+            p_value=pl.col("p"), q_value=pl.Series(bh_qvalues(bodies["p"].fill_null(np.nan).to_numpy())).fill_nan(None)
+        )
+        flagged = bodies.filter((pl.col("q_value") < lc.alpha) & (pl.col("effect") >= lc.min_effect))
+        if flagged.height == 0:
+            return empty_flags()
+        flagged = self._with_context(flagged, data.quarterly, settings)
+        flagged = flagged.join(totals.select("unit", "lane"), on="unit", how="left")
+        # Each basis fills its own columns; the sentences of the others read nulls.
+        absent = [c for c in (*_STATISTICS, "worst_t", "worst_share") if c not in flagged.columns]
+        flagged = flagged.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in absent])
+        zh, en = leniency_evidence()
+        czh, cen = leniency_caveats()
+        out = flagged.with_columns(
+            kind=pl.lit(self.kind),
+            finding=pl.lit(""),
+            period_from=period_of(pl.col("t_from")),
+            period_to=period_of(pl.col("t_to")),
+            statistic=pl.col("basis").replace_strict(STATISTIC, return_dtype=pl.Utf8),
+            statistic_value=pl.col("effect"),
+            statistics=stats_json(*_STATISTICS),
+            severity=(pl.col("effect") / LENIENCY_FULL).clip(0.0, 1.0),
+            n=pl.col("pq").cast(pl.Int64),
+            evidence_zh=zh,
+            evidence_en=en,
+            caveat_zh=czh,
+            caveat_en=cen,
+        )
+        return ordered(finish_flags(out))
+
+    @staticmethod
+    def _with_context(flagged: pl.DataFrame, quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+        """The score-adjusted lane model beside the flagged sole bodies (only when there are some: it costs a fit)."""
+        names = ("l_alpha", "l_se", "l_tau", "l_se_total", "l_z_total")
+        if flagged.filter(pl.col("basis") == SOLE).height == 0 or "score" not in quarterly.columns:
+            return flagged.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in names])
+        context = lane_model_context(quarterly, settings)
+        sole = pl.col("basis") == SOLE
+        joined = flagged.join(context, on=["subject", "unit"], how="left")
+        return joined.with_columns([pl.when(sole).then(pl.col(c)).alias(c) for c in names])
+
+
+_STATISTICS = (
+    "basis", "effect", "z_used", "rd", "se_adj", "z_adj", "p_adj", "tau2_adj", "rd_raw", "se_raw", "z_raw", "p_raw",
+    "tau2_raw", "rd_over", "se_over", "z_over", "p_over", "score_pct", "scored", "quarters_r", "over_r", "people", "others", "share", "allowed_share",
+    "lane_mean", "p_cap", "p_lane", "quarters", "quarters_over", "l_alpha", "l_se_total", "l_tau", "l_z_total",
+)  # fmt: skip

@@ -1,0 +1,116 @@
+"""Sole reviewers (and units whose data name no reviewer): judged by the unit's 好 against the cap and its lane.
+
+A unit hands out 好 by rank within its own quota, so a unit whose people score low still gives its 40%; comparing
+raw scores across units makes every such unit look lenient. Where one reviewer grades the whole unit there is
+nobody inside the unit to compare with, and the only fair evidence is how many 好 the unit gave:
+
+- against the cap, quarter by quarter: allowed A = sum_t quota_t (quota_t = max(floor(cap n_t), minimum)), given
+  K = sum_t k_t of N graded; p_cap = P(Binomial(N, A / N) >= K): a unit that keeps to its quota is never unusual;
+- against its lane: a robust random-effects z of the share against the lane's median unit, the spread between
+  units (tau^2, from the MAD) in the standard error (_unit_stats.robust_lane_z); units with a median below
+  settings.leniency.min_unit_size people a quarter are not compared with the lane (their quota floor puts them
+  above it by arithmetic).
+
+Both must hold (an intersection-union test): p = max(p_cap, p_lane), or p_cap where the lane cannot be used.
+The score-adjusted lane model (analytics.fair_score) is reported beside it for context, its standard error with
+the between-unit variance tau^2 included (sqrt(SE^2 + tau^2)); it never decides the flag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy.stats import binom, norm
+
+from analytics.detectors._unit_stats import robust_lane_z, unit_main_lane
+from analytics.detectors.leniency.quota import _quota
+from analytics.settings import Settings
+
+
+def unit_quarters(rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Per unit and quarter: n graded, k given 好, the quota, and whether the unit went over it."""
+    q = settings.quota
+    return (
+        rows.group_by("unit", "t")
+        .agg(n=pl.len(), k=pl.col("is_good").sum())
+        .with_columns(quota=_quota(pl.col("n"), q.good_cap, q.good_min_quota))
+        .with_columns(over=pl.col("k") > pl.col("quota"), share=pl.col("k") / pl.col("n"))
+    )
+
+
+def unit_totals(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Per unit: N, K, allowed A, quarters over the cap, worst quarter, people, window; lane and the lane test."""
+    lc = settings.leniency
+    totals = (
+        quarters.sort("unit", "share", "t", descending=[False, True, False])
+        .group_by("unit", maintain_order=True)
+        .agg(
+            N=pl.col("n").sum(),
+            K=pl.col("k").sum(),
+            A=pl.col("quota").sum(),
+            quarters=pl.len(),
+            quarters_over=pl.col("over").sum(),
+            median_n=pl.col("n").median(),
+            worst_share=pl.col("share").first(),
+            worst_t=pl.col("t").first(),
+            t_from=pl.col("t").min(),
+            t_to=pl.col("t").max(),
+        )
+        .join(rows.group_by("unit").agg(people=pl.col("person_id").n_unique()), on="unit")
+        .join(unit_main_lane(rows), on="unit", how="left")
+        .sort("unit")  # fixed order for the float sums of the lane fit
+    )
+    k = totals["K"].to_numpy().astype(float)
+    n = totals["N"].to_numpy().astype(float)
+    allowed = totals["A"].to_numpy() / np.maximum(n, 1)
+    p_cap = binom.sf(k - 1, n, np.clip(allowed, 1e-9, 1.0))
+    eligible = (pl.col("median_n") >= lc.min_unit_size) & (pl.col("N") >= lc.min_graded)
+    totals = totals.with_columns(
+        share=pl.col("K") / pl.col("N"), allowed_share=pl.Series(allowed), p_cap=pl.Series(p_cap)
+    )
+    return _lane_test(totals.with_columns(eligible=eligible), lc.min_lane_units)
+
+
+def _lane_test(totals: pl.DataFrame, min_lane_units: int) -> pl.DataFrame:
+    """Upper tail of the robust lane z (analytics.detectors._unit_stats.robust_lane_z)."""
+    out = robust_lane_z(totals, "share", "N", "eligible", ["lane"], min_lane_units)
+    z = out["z_lane"].fill_null(np.nan).to_numpy()
+    return out.with_columns(pl.Series("p_lane", norm.sf(z)).fill_nan(None))
+
+
+def sole_bodies(rows: pl.DataFrame, totals: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """One row per unit with at most one named reviewer and at least min_people people: who, the test, the effect."""
+    named = (
+        rows.filter(pl.col("reviewer").is_not_null())
+        .group_by("unit")
+        .agg(reviewers=pl.col("reviewer").n_unique(), reviewer=pl.col("reviewer").first())
+    )
+    units = totals.join(named, on="unit", how="left").with_columns(pl.col("reviewers").fill_null(0))
+    return (
+        units.filter((pl.col("reviewers") <= 1) & (pl.col("people") >= settings.leniency.min_people))
+        .with_columns(
+            subject_type=pl.when(pl.col("reviewers") == 1).then(pl.lit("reviewer")).otherwise(pl.lit("unit")),
+            subject=pl.coalesce("reviewer", "unit"),
+            p=pl.max_horizontal("p_cap", "p_lane"),
+            effect=pl.col("share") - pl.col("allowed_share"),
+            pq=pl.col("N"),
+            basis=pl.lit("sole"),
+        )
+        .filter(pl.col("N") >= settings.leniency.min_graded)
+    )
+
+
+def lane_model_context(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The score-adjusted lane model per grading body (subject, unit): alpha, its SE with tau^2, and that z."""
+    from analytics.fair_score import estimate_leniency  # the model lives with the fair score
+
+    fit = estimate_leniency(quarterly, settings, level="reviewer")
+    tau2 = float(fit.tau) ** 2 if np.isfinite(fit.tau) else 0.0
+    return fit.effects.select(
+        "subject",
+        "unit",
+        l_alpha="alpha",
+        l_se=pl.col("se"),
+        l_tau=pl.lit(np.sqrt(tau2)),
+        l_se_total=(pl.col("se") ** 2 + tau2).sqrt(),
+    ).with_columns(l_z_total=pl.col("l_alpha") / pl.col("l_se_total"))
