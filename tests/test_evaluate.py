@@ -25,14 +25,7 @@ SECOND_SEED = 11
 # (kind, pattern, metric, bound, threshold, known_gap). Per kind on the demo's 2,000 people; the issue's targets
 # (combined honest rate <= 1%) are measured on 6,000 people with `python -m analytics evaluate --seed 1`.
 TARGETS = [
-    (
-        "rotation",
-        "(all)",
-        "findable_recall",
-        "min",
-        0.9,
-        "rotation in part of the period: the rotation detector's windows (issue 13)",
-    ),
+    ("rotation", "(all)", "findable_recall", "min", 0.9, None),
     ("rotation", "rotation_strict", "recall", "min", 0.9, None),
     ("rotation", "(all)", "honest_flag_rate", "max", 0.05, None),
     ("leniency", "(all)", "findable_recall", "min", 0.9, None),
@@ -204,7 +197,7 @@ def test_flags_command_writes_one_row_per_flag(demo_db: Path, tmp_path: Path):
     assert main([*args, "--format", "json", "--out", str(out)]) == 0
     rows = json.loads(out.read_text(encoding="utf-8"))
     assert rows and all(r["kind"] == "rotation" and r["severity"] >= 0.5 for r in rows)
-    assert list(rows[0]) == list(FLAG_SCHEMA)
+    assert list(rows[0])[: len(FLAG_SCHEMA)] == list(FLAG_SCHEMA)  # the review columns may follow
 
 
 @pytest.mark.slow

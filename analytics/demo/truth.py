@@ -59,13 +59,13 @@ SMALL_UNIT = (4, 6)  # honest units of this many people are recorded as honest_s
 # Counts for a city of about 100 units; larger cities scale them with the number of units.
 # Order is priority: sole-reviewer plants first (few units qualify), honest look-alikes last.
 _BASE_COUNTS = {
-    "lenient_sole": 4,
+    "lenient_sole": 3,
     "honest_sole_low": 3,
     "silent_negatives": 4,
-    "lenient_reviewer": 6,
-    "lenient_scored": 3,
-    "compression": 3,
-    "compression_year": 3,
+    "lenient_reviewer": 5,
+    "lenient_scored": 2,
+    "compression": 2,
+    "compression_year": 2,
     "rotation_strict": 5,
     "rotation_norepeat": 4,
     "rotation_partial": 4,
@@ -214,7 +214,7 @@ def _stars(city: City, pattern: np.ndarray, rng) -> np.ndarray:
 def _sections(city: City, pattern: np.ndarray, rng) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
     """Lenient and seasonal sections: in each such unit the first section (after the leaders).
 
-    In every third lenient_reviewer unit the lenient head reviews two sections (written as the reviewer of both).
+    In every second lenient_reviewer unit the lenient head reviews two sections (written as the reviewer of both).
     """
     sections = city.sections
     n_sec = sections.height
@@ -228,7 +228,7 @@ def _sections(city: City, pattern: np.ndarray, rng) -> tuple[pl.DataFrame, dict[
 
     lenient_units = np.flatnonzero(pattern == "lenient_reviewer")
     first = offsets[lenient_units] + 1
-    two = (np.arange(len(lenient_units)) % 3 == 2) & (n_sections[lenient_units] >= 3)
+    two = (np.arange(len(lenient_units)) % 2 == 1) & (n_sections[lenient_units] >= 3)
     second = offsets[lenient_units][two] + 2
     u_share = rng.uniform(0.65, 0.8, len(lenient_units))
     share[first], role[first] = u_share, "lenient"
