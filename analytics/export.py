@@ -50,14 +50,29 @@ def to_bytes(frame: pl.DataFrame, fmt: str, sheet: str = "data") -> bytes:
     return buf.getvalue()
 
 
-def write_xlsx(sheets: dict[str, pl.DataFrame], target: str | Path | io.BytesIO) -> None:
-    """Several tables as sheets of one workbook; text never becomes a formula."""
+def write_xlsx(sheets: dict[str, pl.DataFrame], target: str | Path | io.BytesIO, header: str | None = None) -> None:
+    """Several tables as sheets of one workbook; text never becomes a formula.
+
+    Each sheet: frozen header row, filters, numbers as numbers, and a print setup (A4 landscape, fit to
+    the page width, header row repeated, `header` text and page numbers on every printed page)."""
     import xlsxwriter
 
     book = xlsxwriter.Workbook(target, {"strings_to_formulas": False, "strings_to_urls": False, "in_memory": True})
     try:
         for name, frame in sheets.items():
-            _flatten(defuse_formulas(frame)).write_excel(book, worksheet=name[:31], autofit=True)
+            sheet_name = name[:31]
+            _flatten(defuse_formulas(frame)).write_excel(
+                book, worksheet=sheet_name, autofit=True, autofilter=True, freeze_panes=(1, 0)
+            )
+            sheet = book.get_worksheet_by_name(sheet_name)
+            sheet.set_landscape()
+            sheet.set_paper(9)  # A4
+            sheet.fit_to_pages(1, 0)
+            sheet.repeat_rows(0)
+            sheet.set_margins(left=0.5, right=0.5, top=0.75, bottom=0.6)
+            if header:
+                sheet.set_header("&L" + header.replace("&", "&&") + "&R" + sheet_name.replace("&", "&&"))
+            sheet.set_footer("&C&P / &N")
     finally:
         book.close()
 

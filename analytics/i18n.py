@@ -60,6 +60,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "kind": ("类型", "Kind"),
     "kind_label": ("类型", "Kind"),
     "arrived": ("链接", "Link"),
+    "no": ("序号", "No."),
+    "units_in_lane": ("赛道单位数", "Units in lane"),
+    "caveat": ("注意事项", "Caveat"),
+    "flag_key": ("预警识别码", "Finding key"),
+    "note": ("核查说明", "Note"),
+    "reopened": ("重新打开", "Reopened"),
+    "number": ("数值", "Number"),
     "person_name": ("人员", "Person"),
     "assignee": ("责任人", "Assignee"),
     "reviewed_at": ("核查时间", "Reviewed"),
@@ -69,6 +76,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "period_from": ("起", "From"),
     "period_to": ("止", "To"),
     "statistic": ("统计量", "Statistic"),
+    "group": ("组别", "Group"),
+    "grade_en": ("等次（英文）", "Grade"),
+    "lo95": ("95% 下限", "95% lower"),
+    "hi95": ("95% 上限", "95% upper"),
+    "lo998": ("99.8% 下限", "99.8% lower"),
+    "hi998": ("99.8% 上限", "99.8% upper"),
+    "stratum": ("分层", "Stratum"),
+    "others": ("其他人员", "Others"),
     "statistic_value": ("统计量值", "Statistic value"),
     "statistics": ("全部统计量", "All statistics"),
     "p_value": ("p 值", "p-value"),
@@ -196,7 +211,12 @@ def pick(pair: tuple[str, str], lang: str) -> str:
 def column_label(column: str, lang: str) -> str:
     """Header for a column; unknown columns (sub-scores, survey items) stay as written."""
     pair = COLUMNS.get(column)
-    return pick(pair, lang) if pair else column
+    if pair:
+        return pick(pair, lang)
+    if len(column) == 6 and column[4] == "Q" and column[:4].isdigit() and column[5] in "1234":
+        # A quarter as a column (a person x quarter grid): in words, like every other period shown.
+        return f"{column[:4]}年{'一二三四'[int(column[5]) - 1]}季度" if lang == "zh" else f"{column[:4]} Q{column[5]}"
+    return column
 
 
 def kind_label(kind: str, lang: str) -> str:

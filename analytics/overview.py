@@ -388,7 +388,7 @@ EXTREME_COLUMNS = ("lane", "position", "rank", "tied", "name", "unit", "value")
 SHOWN_TIED = 3  # names listed for a shared place; the rest are counted
 
 
-def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank") -> pl.DataFrame:
+def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", joiner: str = "、") -> pl.DataFrame:
     """Top k and bottom k of each lane from a ranking (analytics.rankings.rank_people).
 
     One row per place: people sharing a place are one row (`tied` = how many share it in the whole
@@ -409,9 +409,9 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank") -> p
         .group_by("lane", rank_col, maintain_order=True)
         .agg(
             pl.col("tied").first(),
-            pl.col("name").head(SHOWN_TIED).str.join("、"),
+            pl.col("name").head(SHOWN_TIED).str.join(joiner),
             (pl.len() > SHOWN_TIED).alias("_more"),
-            pl.col("unit").unique(maintain_order=True).head(SHOWN_TIED).str.join("、"),
+            pl.col("unit").unique(maintain_order=True).head(SHOWN_TIED).str.join(joiner),
             pl.col("value").first(),
             pl.len().alias("_shown"),
         )

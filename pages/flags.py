@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import flag_review, i18n, overview, person, report
+from analytics import flag_review, i18n, numbers, overview, pdf, person, report
 from pages import _ui as ui
 
 tr = ui.tr
@@ -101,10 +101,12 @@ st.info(ui.safe(flag["evidence_en"] if lang == "en" else flag["evidence_zh"]), i
 caveat = flag["caveat_en"] if lang == "en" else flag["caveat_zh"]
 if caveat:
     st.warning(ui.safe(caveat), icon=":material/warning:")
+span = numbers.period_span(flag["period_from"], flag["period_to"], lang)
+statistic = numbers.statistic_name(flag["statistic"], lang)
 st.caption(
     tr(
-        f"期间：{flag['period_from']}–{flag['period_to']} · 赛道：{flag['lane']} · 统计量：{flag['statistic']}",
-        f"Period: {flag['period_from']}–{flag['period_to']} · lane: {flag['lane']} · statistic: {flag['statistic']}",
+        f"期间：{span} · 赛道：{ui.safe(flag['lane'] or '—')} · 统计量：{statistic}",
+        f"Period: {span} · lane: {ui.safe(flag['lane'] or '—')} · statistic: {statistic}",
     )
 )
 
@@ -183,19 +185,41 @@ st.caption(
     )
 )
 full, settings = ui.full_data(), ui.settings()
+shown_units = ui.selected_units() or sorted(ui.current_scope().units or ())
+scope_label = (
+    "、".join(shown_units[:3])
+    + (tr(f" 等 {len(shown_units)} 个单位", f" and {len(shown_units) - 3} more") if len(shown_units) > 3 else "")
+    if shown_units
+    else tr("全部单位", "All units")
+)
 with st.container(horizontal=True):
     ui.download_bytes(
         tr("报告 Excel", "Report (Excel)"),
-        lambda: report.inspection_workbook(full, settings, chosen, lang),
-        "inspection_report.xlsx",
+        lambda: report.inspection_workbook(full, settings, chosen, lang, scope_label=scope_label),
+        tr("督查报告.xlsx", "inspection_report.xlsx"),
         ui.MIME["xlsx"],
         key="report_xlsx",
     )
+    if pdf.find_chromium():
+        ui.download_bytes(
+            tr("报告 PDF（A4 横向）", "Report (PDF, A4 landscape)"),
+            lambda: report.inspection_pdf(full, settings, chosen, lang, scope_label=scope_label),
+            tr("督查报告.pdf", "inspection_report.pdf"),
+            "application/pdf",
+            key="report_pdf",
+        )
     ui.download_bytes(
         tr("可打印报告 HTML", "Printable report (HTML)"),
-        lambda: report.inspection_html(full, settings, chosen, lang).encode("utf-8"),
-        "inspection_report.html",
+        lambda: report.inspection_html(full, settings, chosen, lang, scope_label=scope_label).encode("utf-8"),
+        tr("督查报告.html", "inspection_report.html"),
         ui.MIME["html"],
         key="report_html",
     )
-    ui.downloads(table.drop("flag_id"), "flags", key="dl_flags")
+    ui.downloads(table.drop("flag_id"), tr("预警清单", "flags"), key="dl_flags")
+if not pdf.find_chromium():
+    st.caption(
+        tr(
+            "本机未安装 Chromium，暂不能直接生成 PDF；可下载 HTML 报告后用浏览器“打印 → 另存为 PDF”。",
+            "Chromium is not installed here, so no PDF can be made; download the HTML report and print it to PDF.",
+        )
+    )

@@ -89,7 +89,7 @@ lanes_col, warn_col = st.columns([1.25, 1])
 with lanes_col:
     st.markdown(tr(f"**各赛道前后两名** · {period}", f"**Top and bottom of each lane** · {period}"))
     ranked = ui.call(rankings.rank_people, ui.WHOLE, ui.SETTINGS, period=f"{year}Q{quarter}", visible=ui.VISIBLE)
-    extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2)
+    extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2, joiner=tr("、", ", "))
     ui.show_table(
         extremes.with_columns(rankings.rank_text(lang=lang)).select(
             "lane", "position", "place", "name", "unit", "value"

@@ -55,7 +55,7 @@ names = {
     "rank": tr("职务职级", "Post"),
     "staff_type": tr("人员类别", "Staff type"),
 }
-st.caption(" · ".join(f"{label}：{ui.safe(who[k])}" for k, label in names.items() if who.get(k)))
+st.caption(" · ".join(f"{label}{tr('：', ': ')}{ui.safe(who[k])}" for k, label in names.items() if who.get(k)))
 cols = st.columns(4)
 cols[0].metric(tr("季度记录", "Quarters on record"), f"{record.height}", border=True)
 cols[1].metric(tr("获“好”次数", "Times 好"), f"{(record['grade'] == '好').sum()}", border=True)
@@ -107,7 +107,7 @@ if done.height == 0:
 else:
     ui.show_table(done.select("date", "year", "outcome_label", "outcome_raw", "detail", "amount"))
 
-st.markdown(tr("**考核登记表**", "**Registration form (考核登记表)**"))
+st.markdown(tr("**考核登记表**", "**Registration form**"))
 form_years = ui.call(person.form_years, ui.DATA, pid)
 with st.container(horizontal=True, vertical_alignment="bottom"):
     form_year = st.selectbox(tr("年度", "Year"), form_years, key="form_year", width=160)

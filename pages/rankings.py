@@ -17,7 +17,7 @@ tr = ui.tr
 ui.page_setup(
     "赛道排名",
     "Lane rankings",
-    ("同一赛道内比较（分类考核），不跨赛道“一锅煮”。", "Like is ranked against like within a lane (分类考核)."),
+    ("同一赛道内比较（分类考核），不跨赛道“一锅煮”。", "Like is ranked against like, within a lane."),
 )
 ui.require_data()
 lang = ui.lang()
@@ -189,7 +189,7 @@ with quota_tab:
     quota = overview.restrict_frame(ui.call(overview.quota_use, ui.FULL, ui.SETTINGS, year, quarter), units)
     st.caption(
         tr(
-            f"{ui.period_text(period)}：名额 = max(⌊上限 × 评定人数⌋, 1)，不确定等次不计入。",
+            f"{ui.period_text(period)}：名额 = 评定人数 × 上限，向下取整，至少 1 人；不确定等次不计入。",
             f"{ui.period_text(period)}: quota = max(floor(cap × graded), 1); 不确定等次 does not count.",
         )
     )

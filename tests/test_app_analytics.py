@@ -431,7 +431,7 @@ def report_flags() -> pl.DataFrame:
 def test_flag_evidence_for_a_person_lists_their_record():
     ev = report.flag_evidence(DATA, S, report_flags().row(0, named=True), "zh")
     assert ev.tables["quarterly"][1].height == 2
-    assert ev.tables["statistics"][1]["statistic"].to_list() == ["rules"]
+    assert ev.tables["statistics"][1].rows() == [("违反的规则", "未满足条件评为优秀")]  # words, not codes
 
 
 def test_inspection_html_is_self_contained_printable_and_escaped():
@@ -447,7 +447,7 @@ def test_inspection_workbook_has_flags_and_evidence_sheets_and_is_formula_safe()
 
     book = load_workbook(io.BytesIO(report.inspection_workbook(DATA, S, report_flags(), "zh")))
     assert book.sheetnames[0] == "预警清单"
-    assert any(name.startswith("01_") for name in book.sheetnames)
+    assert any(name.startswith("01 结果运用违规") for name in book.sheetnames), book.sheetnames
     cells = [c.value for row in book["预警清单"].iter_rows() for c in row]
     assert "'=cmd|' /C calc'!A0" in cells  # written as text, never as a formula
     assert all(not (isinstance(v, str) and v.startswith("=")) for v in cells)
