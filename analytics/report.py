@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
+import json
 from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
