@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, i18n, outcomes, overview
+from analytics import charts, i18n, outcome_units, outcomes, overview
 from pages import _ui as ui
 
 tr = ui.tr
@@ -80,7 +80,7 @@ with breaks_tab:
         )
         ui.downloads(table.drop("flag_id"), f"outcome_rule_breaks_{year}", key="dl_breaks")
 with units_tab:
-    use = ui.call(outcomes.unit_use, ui.DATA, ui.SETTINGS, year=year)
+    use = ui.call(outcome_units.unit_use, ui.DATA, ui.SETTINGS, year=year)
     ui.show_table(
         use,
         height=420,

@@ -41,3 +41,15 @@ def test_cli_help_lists_every_command(capsys):
     text = build_parser().format_help()
     for command in ("import", "imports", "undo", "demo"):
         assert re.search(rf"^\s+{command}\s", text, re.M), f"`{command}` missing from --help"
+
+
+def test_outcomes_and_the_outcome_rule_detector_do_not_import_each_other():
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parent.parent / "analytics" / "outcomes.py"
+    imported = {
+        node.module for node in ast.walk(ast.parse(source.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }  # fmt: skip
+    assert not any(m.startswith("analytics.detectors") for m in imported), imported

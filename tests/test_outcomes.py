@@ -9,6 +9,7 @@ import pytest
 
 from analytics import outcomes as oc
 from analytics.dataset import frames
+from analytics.outcome_units import unit_use
 from analytics.settings import Outcomes, Settings
 
 S = Settings()
@@ -182,7 +183,7 @@ def test_time_to_outcome_in_days_after_the_year():
 
 
 def test_unit_use_shares_and_bonus_spread():
-    u = {r["unit"]: r for r in oc.unit_use(_city(), S).to_dicts()}
+    u = {r["unit"]: r for r in unit_use(_city(), S).to_dicts()}
     assert u["U"]["people"] == 4 and u["U"]["rewarded_share"] == 0.25 and u["U"]["negative_share"] == 0.25
     assert (u["U"]["bonus_min"], u["U"]["bonus_max"], u["U"]["bonus_spread"]) == (3000.0, 5000.0, 2000.0)
     assert u["V"]["bonus_spread"] is None and u["V"]["rule_breaks"] == 0
@@ -194,4 +195,4 @@ def test_year_filter_and_empty_input():
     assert oc.link(empty, S).height == 0
     assert oc.rates_by_pattern(empty, S).height == 0
     assert oc.time_to_outcome(empty, S).height == 0
-    assert oc.unit_use(empty, S).height == 0
+    assert unit_use(empty, S).height == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analytics import export, outcomes
+from analytics import export, outcome_units, outcomes
 from analytics import register as forms
 from analytics.cli._common import add_db, add_output, emit, open_store, settings_of
 from analytics.dataset import AssessmentData, load_dataset
@@ -58,7 +58,7 @@ def summary_table(name: str, data: AssessmentData, settings: Settings, year: int
     if name == "lanes":
         return outcomes.rates_by(data, settings, "lane", year)
     if name == "units":
-        return outcomes.unit_use(data, settings, year)
+        return outcome_units.unit_use(data, settings, year)
     if name == "timing":
         return outcomes.time_to_outcome(data, settings)
     if name == "linked":
