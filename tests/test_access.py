@@ -193,6 +193,8 @@ def download_text(offered: list) -> str:
         stem, fmt = file_name.rsplit(".", 1)
         if fmt in ("xlsx", "parquet") and stem in stems:
             continue
+        if fmt == "pdf" and any(name == f"{stem}.html" for name, _ in offered):
+            continue  # printed from the report HTML offered beside it, which is read
         content = data() if callable(data) else data
         content = content.encode() if isinstance(content, str) else content
         if file_name.endswith(".xlsx"):
