@@ -228,8 +228,9 @@ def test_mantel_haenszel_matches_a_hand_computation():
             "reviewer": ["甲"] * 4 + ["乙"] * 6,
             "is_good": [True, True, True, False, True] + [False] * 5,
             "score": [None] * 10,
+            "pct": [None] * 10,
         },
-        schema_overrides={"score": pl.Float64},
+        schema_overrides={"score": pl.Float64, "pct": pl.Float64},
     )
     out = compare(rows, by_score=False).filter(pl.col("reviewer") == "甲").row(0, named=True)
     n1, N, M, a = 4, 10, 4, 3

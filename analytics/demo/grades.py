@@ -226,6 +226,9 @@ def _assign_goods(city: City, plan: Plan, person, t, unit, section, grade, score
     k_section = np.round(plan.lenient_share.repeat(T) * sec_graded).astype(np.int64)
     lenient_good = top_k_in_groups(sec_group, score, candidate & lenient_row, k_section, tiebreak)
     k_rest = k_unit - np.bincount(group[lenient_good & within_quota], minlength=n_units * T)
+    # A lenient_scored section's people are left out of the rest's quota (the rest keep 40% of themselves).
+    scored_rows = graded & lenient_row & ~within_quota
+    k_rest -= np.floor(GOOD_CAP * np.bincount(group[scored_rows], minlength=n_units * T) + 1e-9).astype(np.int64)
     # The lenient_scored section's other people still compete for the unit's quota.
     candidate_rest = candidate & ~(lenient_row & (within_quota | lenient_good))
 

@@ -5,8 +5,8 @@ One module per concept:
   share of 好 against its lane (beta-binomial).
 - within_unit: a reviewer against the unit's other people at equal score (Mantel-Haenszel over score fifths,
   the spread between reviewers in the standard error).
-- sole: a unit's only reviewer (or a unit without reviewer names) by its 好 against the cap and its lane,
-  never by its score level; the score-adjusted lane model beside it for context.
+- sole: a unit's only reviewer (or a unit without reviewer names) by its 好 against the cap and its lane
+  (the variance between the lane's units in the standard error), never by its score level.
 - detector: kind 'leniency', one flag per reviewer and unit, on the fairest basis the data allow, with the
   caveat that goes with that basis (evidence: the sentences).
 - views: the funnel plot and a reviewer's grade mix beside its lane, for the app.

@@ -35,8 +35,8 @@ from analytics.detectors.leniency.evidence import (
     leniency_caveats,
     leniency_evidence,
 )
-from analytics.detectors.leniency.sole import lane_model_context, sole_bodies, unit_quarters, unit_totals
-from analytics.detectors.leniency.within_unit import compare, with_between_variance
+from analytics.detectors.leniency.sole import sole_bodies, unit_quarters, unit_totals
+from analytics.detectors.leniency.within_unit import compare, score_percentile, with_between_variance
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
 
@@ -62,22 +62,22 @@ def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
         else pl.lit(None, dtype=pl.Utf8)
     )
     score = pl.col("score").cast(pl.Float64) if "score" in graded.columns else pl.lit(None, dtype=pl.Float64)
+    # Categorical keys: every step groups or joins on unit, reviewer and person (millions of rows at scale).
     return graded.select(
-        "unit",
+        pl.col("unit").cast(pl.Categorical),
         "lane",
         "t",
-        "person_id",
+        pl.col("person_id").cast(pl.Categorical),
         "is_good",
         score.alias("score"),
-        pl.when(reviewer != "").then(reviewer).alias("reviewer"),
+        pl.when(reviewer != "").then(reviewer).cast(pl.Categorical).alias("reviewer"),
     )
 
 
 def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
     """Per (unit, named reviewer): person-quarters, people, scored share, mean score percentile, window, quarters
     over the cap among its own, and the people of the rest of the unit."""
-    pct = ((pl.col("score").rank("average") - 0.5) / pl.col("score").count()).over("unit", "t")
-    named = rows.with_columns(pct=pct).filter(pl.col("reviewer").is_not_null())
+    named = rows.filter(pl.col("reviewer").is_not_null())
     over = named.select("unit", "reviewer", "t").unique().join(quarters.select("unit", "t", "over"), on=["unit", "t"])
     per_unit = rows.group_by("unit").agg(unit_people=pl.col("person_id").n_unique())
     return (
@@ -99,7 +99,7 @@ def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
 def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Reviewers of units with two or more named reviewers, each with its test on the fairest basis."""
     lc = settings.leniency
-    several = rows.filter(pl.col("reviewer").n_unique().over("unit") >= 2)
+    several = rows.filter(pl.col("reviewer").n_unique().over("unit") >= 2).with_columns(pct=score_percentile())
     if several.height == 0:
         return pl.DataFrame()
     facts = _reviewer_facts(several, quarters).filter(
@@ -109,7 +109,10 @@ def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Setting
     scored = pl.col("scored") >= SCORED_SHARE
     adj = compare(several, by_score=True).join(facts.select(*keys, "scored"), on=keys)
     adj = with_between_variance(adj, scored).filter(scored)
-    raw = compare(several, by_score=False, clustered=True).join(facts.select(*keys, "scored"), on=keys)
+    # The comparison by quarter only is needed where scores are missing (cheap to skip elsewhere).
+    unscored_units = facts.filter(~scored).select("unit").unique()
+    raw_rows = several.join(unscored_units, on="unit", how="semi")
+    raw = compare(raw_rows, by_score=False, clustered=True).join(facts.select(*keys, "scored"), on=keys)
     # Without scores the spread between sections includes their people's merit: its own tau^2 where it can.
     unscored_pool = raw.join(facts.filter(~scored).select(keys), on=keys, how="semi").height >= 5
     raw = with_between_variance(raw, ~scored if unscored_pool else pl.lit(True))
@@ -155,7 +158,10 @@ class LeniencyDetector:
         within = _within_bodies(rows, quarters, settings)
         sole = sole_bodies(rows, totals, settings).with_columns(z_used=pl.lit(None, dtype=pl.Float64))
         sole = sole.drop("lane", "reviewer", "reviewers")
-        parts = [f for f in (within, sole) if f.height]
+        text = [pl.col(c).cast(pl.Utf8) for c in ("unit", "subject", "reviewer")]
+        parts = [
+            f.with_columns([e for e in text if e.meta.output_name() in f.columns]) for f in (within, sole) if f.height
+        ]
         if not parts:
             return empty_flags()
         bodies = pl.concat(parts, how="diagonal_relaxed")
@@ -166,8 +172,7 @@ class LeniencyDetector:
         flagged = bodies.filter((pl.col("q_value") < lc.alpha) & (pl.col("effect") >= lc.min_effect))
         if flagged.height == 0:
             return empty_flags()
-        flagged = self._with_context(flagged, data.quarterly, settings)
-        flagged = flagged.join(totals.select("unit", "lane"), on="unit", how="left")
+        flagged = flagged.join(totals.select(pl.col("unit").cast(pl.Utf8), "lane"), on="unit", how="left")
         # Each basis fills its own columns; the sentences of the others read nulls.
         absent = [c for c in (*_STATISTICS, "worst_t", "worst_share") if c not in flagged.columns]
         flagged = flagged.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in absent])
@@ -190,20 +195,9 @@ class LeniencyDetector:
         )
         return ordered(finish_flags(out))
 
-    @staticmethod
-    def _with_context(flagged: pl.DataFrame, quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-        """The score-adjusted lane model beside the flagged sole bodies (only when there are some: it costs a fit)."""
-        names = ("l_alpha", "l_se", "l_tau", "l_se_total", "l_z_total")
-        if flagged.filter(pl.col("basis") == SOLE).height == 0 or "score" not in quarterly.columns:
-            return flagged.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in names])
-        context = lane_model_context(quarterly, settings)
-        sole = pl.col("basis") == SOLE
-        joined = flagged.join(context, on=["subject", "unit"], how="left")
-        return joined.with_columns([pl.when(sole).then(pl.col(c)).alias(c) for c in names])
-
 
 _STATISTICS = (
     "basis", "effect", "z_used", "rd", "se_adj", "z_adj", "p_adj", "tau2_adj", "rd_raw", "se_raw", "z_raw", "p_raw",
     "tau2_raw", "rd_over", "se_over", "z_over", "p_over", "score_pct", "scored", "quarters_r", "over_r", "people", "others", "share", "allowed_share",
-    "lane_mean", "p_cap", "p_lane", "quarters", "quarters_over", "l_alpha", "l_se_total", "l_tau", "l_z_total",
+    "lane_mean", "tau2_lane", "z_lane", "p_cap", "p_lane", "quarters", "quarters_over",
 )  # fmt: skip

@@ -94,13 +94,6 @@ def leniency_evidence() -> tuple[pl.Expr, pl.Expr]:
 def leniency_caveats() -> tuple[pl.Expr, pl.Expr]:
     basis = pl.col("basis")
     reviewer = pl.col("subject_type") == "reviewer"
-    model_zh = pl.when(pl.col("l_alpha").is_not_null()).then(pl.format(
-        "按得分的赛道模型仅供参考：比同赛道同得分高 {} 个等次分，标准误 {}（含单位间差异 {}），z = {}。",
-        num(pl.col("l_alpha")), num(pl.col("l_se_total")), num(pl.col("l_tau")), num(pl.col("l_z_total"), 1)))  # fmt: skip
-    model_en = pl.when(pl.col("l_alpha").is_not_null()).then(pl.format(
-        " For context only, the score-adjusted lane model: {} grade points above the lane at equal score, SE {} "
-        "(with the between-unit spread {}), z = {}.",
-        num(pl.col("l_alpha")), num(pl.col("l_se_total")), num(pl.col("l_tau")), num(pl.col("l_z_total"), 1)))  # fmt: skip
     zh = (
         pl.when(basis == UNSCORED)
         .then(pl.lit("未按得分调整：数据没有得分，科室人员整体更优秀也会表现为'好'偏多。"))
@@ -111,10 +104,10 @@ def leniency_caveats() -> tuple[pl.Expr, pl.Expr]:
         .when((basis == SOLE) & reviewer)
         .then(pl.concat_str([pl.lit(
             "评鉴人与单位无法区分：该评鉴人是本单位唯一的评鉴人，偏高可能来自单位整体而非评鉴人本人；"
-            "本判断只依据本单位'好'的比例与上限和同赛道的比较，不依据得分高低。"), model_zh], ignore_nulls=True))
+            "本判断只依据本单位'好'的比例与上限和同赛道的比较，不依据得分高低。")], ignore_nulls=True))
         .when(basis == SOLE)
         .then(pl.concat_str([pl.lit(
-            "数据未记录评鉴人，按单位判断；只依据本单位'好'的比例与上限和同赛道的比较，不依据得分高低。"), model_zh],
+            "数据未记录评鉴人，按单位判断；只依据本单位'好'的比例与上限和同赛道的比较，不依据得分高低。")],
             ignore_nulls=True))
     )  # fmt: skip
     en = (
@@ -129,10 +122,10 @@ def leniency_caveats() -> tuple[pl.Expr, pl.Expr]:
         .then(pl.concat_str([pl.lit(
             "Reviewer and unit cannot be separated: this is the unit's only reviewer, so the excess may be the unit's "
             "rather than the person's. Judged only by the unit's share of Good against the cap and its lane, not by "
-            "score levels."), model_en], ignore_nulls=True))
+            "score levels.")], ignore_nulls=True))
         .when(basis == SOLE)
         .then(pl.concat_str([pl.lit(
             "No reviewers in the data: judged per unit, only by its share of Good against the cap and its lane, not "
-            "by score levels."), model_en], ignore_nulls=True))
+            "by score levels.")], ignore_nulls=True))
     )  # fmt: skip
     return zh, en

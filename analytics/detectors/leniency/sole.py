@@ -12,8 +12,8 @@ nobody inside the unit to compare with, and the only fair evidence is how many å
   above it by arithmetic).
 
 Both must hold (an intersection-union test): p = max(p_cap, p_lane), or p_cap where the lane cannot be used.
-The score-adjusted lane model (analytics.fair_score) is reported beside it for context, its standard error with
-the between-unit variance tau^2 included (sqrt(SE^2 + tau^2)); it never decides the flag.
+The lane comparison's standard error includes the variance between the lane's units (tau^2): with it, a unit
+is unusual only beyond how much honest units of its lane differ. Score levels never enter.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def sole_bodies(rows: pl.DataFrame, totals: pl.DataFrame, settings: Settings) ->
         units.filter((pl.col("reviewers") <= 1) & (pl.col("people") >= settings.leniency.min_people))
         .with_columns(
             subject_type=pl.when(pl.col("reviewers") == 1).then(pl.lit("reviewer")).otherwise(pl.lit("unit")),
-            subject=pl.coalesce("reviewer", "unit"),
+            subject=pl.coalesce(pl.col("reviewer").cast(pl.Utf8), pl.col("unit").cast(pl.Utf8)),
             p=pl.max_horizontal("p_cap", "p_lane"),
             effect=pl.col("share") - pl.col("allowed_share"),
             pq=pl.col("N"),
@@ -98,19 +98,3 @@ def sole_bodies(rows: pl.DataFrame, totals: pl.DataFrame, settings: Settings) ->
         )
         .filter(pl.col("N") >= settings.leniency.min_graded)
     )
-
-
-def lane_model_context(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """The score-adjusted lane model per grading body (subject, unit): alpha, its SE with tau^2, and that z."""
-    from analytics.fair_score import estimate_leniency  # the model lives with the fair score
-
-    fit = estimate_leniency(quarterly, settings, level="reviewer")
-    tau2 = float(fit.tau) ** 2 if np.isfinite(fit.tau) else 0.0
-    return fit.effects.select(
-        "subject",
-        "unit",
-        l_alpha="alpha",
-        l_se=pl.col("se"),
-        l_tau=pl.lit(np.sqrt(tau2)),
-        l_se_total=(pl.col("se") ** 2 + tau2).sqrt(),
-    ).with_columns(l_z_total=pl.col("l_alpha") / pl.col("l_se_total"))

@@ -35,15 +35,22 @@ def _stratum(by_score: bool) -> pl.Expr:
     if not by_score:
         return pl.lit(0, dtype=pl.Int64)
     score = pl.col("score")
-    pct = ((score.rank("average") - 0.5) / score.count()).over("unit", "t")
+    pct = pl.col("pct")  # the score's percentile within the unit and quarter (score_percentile)
     fifth = (pct * FIFTHS).floor().cast(pl.Int64).clip(0, FIFTHS - 1)
     return pl.when(score.is_null()).then(pl.lit(UNSCORED_STRATUM, dtype=pl.Int64)).otherwise(fifth)
+
+
+def score_percentile() -> pl.Expr:
+    """The score's percentile within its unit and quarter, (rank - 0.5) / n (null where no score)."""
+    score = pl.col("score")
+    return ((score.rank("average") - 0.5) / score.count()).over("unit", "t")
 
 
 def compare(rows: pl.DataFrame, by_score: bool = True, clustered: bool = False) -> pl.DataFrame:
     """Per (unit, reviewer) with a name: o_e, v, w, rd, se0 (see module docstring), plus the score percentile.
 
-    `rows`: unit, t, person_id, reviewer (null: not a named reviewer, still one of the 'others'), is_good, score.
+    `rows`: unit, t, person_id, reviewer (null: not a named reviewer, still one of the 'others'), is_good, score,
+    and pct (score_percentile) when by_score.
     """
     keyed = rows.with_columns(s=_stratum(by_score))
     cells = keyed.group_by("unit", "t", "s").agg(N=pl.len(), M=pl.col("is_good").sum())
