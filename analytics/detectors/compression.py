@@ -154,7 +154,9 @@ def _evidence() -> tuple[pl.Expr, pl.Expr]:
                 num(pl.col("sd")),
                 "longest_run",
             ),
-            pl.when(others != "").then(pl.format("同样趋中的还有：{}。", others.str.replace_all("all", "全期"))),
+            pl.when(others != "").then(
+                pl.format("同样趋中的还有：{}。", others.str.replace_all("all", "全期").str.replace_all(",", "、"))
+            ),
         ],
         ignore_nulls=True,
     )
@@ -186,7 +188,7 @@ def _evidence() -> tuple[pl.Expr, pl.Expr]:
             ),
             pl.when(others != "").then(
                 pl.format(
-                    " Also compressed: {}.", others.str.replace_all("all", "whole period").str.replace_all("、", ", ")
+                    " Also compressed: {}.", others.str.replace_all("all", "whole period").str.replace_all(",", ", ")
                 )
             ),
         ],
@@ -248,14 +250,14 @@ class CompressionDetector:
                 ["unit", pl.col("window") == WHOLE, "p_value", "window"],
                 descending=[False, True, False, False],
             )
-            .with_columns(other_windows=pl.col("window").sort().str.join("、").over("unit"))
+            .with_columns(other_windows=pl.col("window").sort().str.join(",").over("unit"))
             .unique("unit", keep="first", maintain_order=True)
             .with_columns(
                 other_windows=pl.col("other_windows")
-                .str.split("、")
+                .str.split(",")
                 .list.set_difference(pl.concat_list("window"))
                 .list.sort()
-                .list.join("、")
+                .list.join(",")
             )
         )
         if flagged.height == 0:
