@@ -46,6 +46,22 @@ STATISTIC_NAMES: dict[str, tuple[str, str]] = {
     "rewarded_after_average": ("一般等次后仍获奖励", "Rewarded after 一般"),
     "promoted_after_average": ("一般等次后仍获提拔", "Promoted after 一般"),
     "odds ratio": ("比值比", "Odds ratio"),
+    "share of 好 above the unit's other people at equal score": (
+        "“好”占比高于本单位同得分段其他人员（分层风险差）",
+        "Share of 好 above the unit's other people at equal score",
+    ),
+    "share of 好 above the unit's other people in the same quarters (Mantel-Haenszel": (
+        "“好”占比高于本单位同季度其他人员（无得分，分层比较）",
+        "Share of 好 above the unit's other people in the same quarters",
+    ),
+    "share of 好 above the unit's other people in the same quarters (not": (
+        "“好”占比高于本单位同季度其他人员（未按得分调整）",
+        "Share of 好 above the unit's other people in the same quarters (not score-adjusted)",
+    ),
+    "share of 好 above what the quarterly quotas allow": (
+        "“好”占比超出季度名额",
+        "Share of 好 above what the quarterly quotas allow",
+    ),
     "Mantel-Haenszel": ("分层比值比（Mantel–Haenszel）", "Stratified odds ratio (Mantel–Haenszel)"),
     "Mantel–Haenszel": ("分层比值比（Mantel–Haenszel）", "Stratified odds ratio (Mantel–Haenszel)"),
 }
@@ -124,6 +140,11 @@ STATISTIC_KEYS: dict[str, tuple[str, str]] = {
     "cap": ("上限", "Cap"),
     "share": ("占比", "Share"),
     "lane_share": ("赛道占比", "Lane share"),
+    "parts": ("分项检验", "Tests combined"),
+    "method": ("检验方法", "Method"),
+    "variant": ("检验类型", "Variant"),
+    "window": ("时间窗", "Window"),
+    "years": ("年度", "Years"),
 }
 
 # Words that appear as values in the statistics JSON.
@@ -139,6 +160,16 @@ STATISTIC_WORDS: dict[str, tuple[str, str]] = {
     "all": ("全期", "whole period"),
     "quarter": ("季度", "quarter"),
     "true": ("是", "yes"),
+    "within": ("本单位同得分段其他人员", "the unit's other people at equal score"),
+    "unscored": ("本单位同季度其他人员（无得分）", "the unit's other people in the same quarters (no scores)"),
+    "scores_rose": ("本单位同季度其他人员（得分随等次抬高）", "the unit's other people (scores rose with the grades)"),
+    "sole": ("名额上限与同赛道", "the quotas and the lane"),
+    "top": ("获“好”", "getting 好"),
+    "bottom": ("获低等次", "getting the low grades"),
+    "without_stars": ("除去长期获“好”者", "without the standing stars"),
+    "all": ("全期", "whole period"),
+    "two_years": ("近两年", "last two years"),
+    "year": ("一年", "one year"),
     "来源未记录": ("来源未记录", "source not recorded"),
     "false": ("否", "no"),
 }
@@ -228,6 +259,10 @@ def key_label(key: str, lang: str) -> str:
 
 def value_text(key: str, value: object, lang: str) -> str:
     """One statistic's value as text: p-values as p < 0.001, lists with 、, codes as words."""
+    if isinstance(value, dict):
+        return f"{len(value)} 项" if lang == "zh" else f"{len(value)} items"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return f"共 {len(value)} 项检验（见预警说明）" if lang == "zh" else f"{len(value)} tests (see the evidence)"
     if isinstance(value, list):
         return (
             "、".join(value_text(key, v, lang) for v in value)
@@ -251,6 +286,11 @@ def value_text(key: str, value: object, lang: str) -> str:
         return FEATURES[text][1] if lang == "en" else FEATURES[text][0]
     if is_period(text):
         return period_words(text, lang)
+    if text.startswith("(D + 0.1) x RR"):
+        return pick(("（D + 0.1）× RR 的下尾概率：固定边际下的蒙特卡洛检验（Besag–Clifford 序贯停止）或精确计算",
+                     text), lang)  # fmt: skip
+    if lang == "en" and "、" in text:
+        text = text.replace("、", ", ")
     source = _SOURCE.match(text)
     if source and lang == "en":
         return f"import #{source.group(1)}, row {source.group(2)}"

@@ -489,6 +489,7 @@ def flag_list(flags: pl.DataFrame, lang: str, people: pl.DataFrame | None = None
     """
     from analytics.flag_review import labelled
     from analytics.i18n import kind_label
+    from analytics.numbers import period_words
 
     text = "evidence_en" if lang == "en" else "evidence_zh"
     labels = {k: kind_label(k, lang) for k in flags["kind"].unique().to_list()}
@@ -507,8 +508,10 @@ def flag_list(flags: pl.DataFrame, lang: str, people: pl.DataFrame | None = None
         *person,
         "unit",
         "lane",
-        "period_from",
-        "period_to",
+        *[
+            pl.col(c).map_elements(lambda x: period_words(x, lang), return_dtype=pl.Utf8)
+            for c in ("period_from", "period_to")
+        ],
         "severity",
         "q_value",
         "n",

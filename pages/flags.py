@@ -71,7 +71,7 @@ event = ui.show_table(
     selectable=True,
     column_config={
         "severity": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
-        "q_value": st.column_config.NumberColumn(format="%.2g"),
+        "q_value": st.column_config.NumberColumn(format="%.3f"),
         "evidence": st.column_config.TextColumn(width="large"),
         "person_name": ui.person_link_config(),
         "flag_id": None,
@@ -94,8 +94,8 @@ st.markdown(
 )
 m = st.columns(4)
 m[0].metric(tr("强度", "Severity"), f"{flag['severity']:.2f}")
-m[1].metric(tr("p 值", "p-value"), "—" if flag["p_value"] is None else f"{flag['p_value']:.2g}")
-m[2].metric(tr("q 值", "q-value"), "—" if flag["q_value"] is None else f"{flag['q_value']:.2g}")
+m[1].metric(tr("p 值", "p-value"), numbers.p_text(flag["p_value"]))
+m[2].metric(tr("q 值", "q-value"), numbers.p_text(flag["q_value"]))
 m[3].metric(tr("证据量", "Evidence size"), f"{flag['n']:,}" if flag["n"] is not None else "—")
 st.info(ui.safe(flag["evidence_en"] if lang == "en" else flag["evidence_zh"]), icon=":material/search:")
 caveat = flag["caveat_en"] if lang == "en" else flag["caveat_zh"]

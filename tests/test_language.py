@@ -26,7 +26,7 @@ CJK = re.compile(r"[\u3400-\u9fff\uff08\uff09\u201c\u201d\u3001\u3002\uff0c\uff1
 # Symbols, units and product names people write in Chinese text as they are.
 ALLOWED_IN_CHINESE = {
     "p", "q", "z", "D", "H", "RR", "AUC", "PDF", "HTML", "Excel", "CSV", "xlsx", "csv", "SQL", "ID", "A4", "Mantel",
-    "Haenszel", "SE", "JSON", "Parquet", "parquet", "json", "html", "pdf", "DuckDB", "Chromium", "SSO", "Plotly",
+    "Haenszel", "Besag", "Clifford", "SE", "JSON", "Parquet", "parquet", "json", "html", "pdf", "DuckDB", "Chromium", "SSO", "Plotly",
     "vs", "OK", "Word", "CPU", "GB", "MB", "KB", "UTF", "GBK", "BOM", "English", "XLSX", "PARQUET", "xls", "XLS",
 }  # fmt: skip
 # Words of Chinese the English UI keeps: the language switch names itself, grades and outcome words as written.
@@ -115,7 +115,7 @@ def user_texts(at) -> list[tuple[str, str]]:
         frame = df.value
         out.extend(("table header", str(c)) for c in frame.columns)
         for c in frame.columns:
-            if frame[c].dtype == object:
+            if frame[c].dtype == object or str(frame[c].dtype) in ("string", "str"):
                 out.extend(("table cell", str(v)) for v in frame[c].dropna().unique()[:200])
     for chart in at.get("plotly_chart"):
         spec = json.loads(chart.proto.spec)
