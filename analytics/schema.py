@@ -69,11 +69,41 @@ QUARTERLY = Table(
     + (
         ("year", "INTEGER", "考核年度"),
         ("quarter", "INTEGER", "季度 1-4 (monthly exports: the month's quarter)"),
-        ("grade", "VARCHAR", "好, 较好, 一般, 较差, 不确定等次"),
+        ("grade", "VARCHAR", "好, 较好, 一般, 较差, 不确定等次; 不参加考核 = not assessed (never counted as a grade)"),
         ("score", "DOUBLE", "得分, 0-100 where present"),
         ("reviewer", "VARCHAR", "评鉴人/审核人"),
+        (
+            "month",
+            "INTEGER",
+            "月份 1-12 where the unit grades monthly (one row per person and month); NULL for quarterly grades",
+        ),
     )
     + _TRACE,
+)
+
+SPECIAL_ASSESSMENTS = Table(
+    "special_assessments",
+    "person and special assessment (专项考核 written where a quarter goes; kept apart from the quarters)",
+    _PERSON
+    + (
+        ("year", "INTEGER", "考核年度 where known"),
+        ("period_text", "VARCHAR", "the period cell as written (专项考核 …)"),
+        ("grade", "VARCHAR", "等次: canonical where it is a quarterly grade, else as written"),
+        ("score", "DOUBLE", "得分 where present"),
+    )
+    + _TRACE,
+)
+
+IMPORT_TEMPLATES = Table(
+    "import_templates",
+    "saved column mapping (import wizard template)",
+    (
+        ("name", "VARCHAR", "template name (--template NAME)"),
+        ("header_key", "VARCHAR", "the file's header, folded; a file with the same header gets the template"),
+        ("columns", "JSON", "{field: header as written}"),
+        ("kind", "VARCHAR", "the kind it was saved for"),
+        ("created_at", "TIMESTAMP", "when"),
+    ),
 )
 
 ANNUAL = Table(
@@ -281,6 +311,8 @@ TABLES: tuple[Table, ...] = (
     ANNUAL,
     OUTCOMES,
     APPEALS,
+    SPECIAL_ASSESSMENTS,
+    IMPORT_TEMPLATES,
     IMPORTS,
     REJECTED_ROWS,
     SURVEY_ITEMS,
@@ -295,6 +327,7 @@ BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).
 IMPORTED_TABLES = (
     "quarterly",
+    "special_assessments",
     "annual",
     "outcomes",
     "appeals",

@@ -142,6 +142,16 @@ class Auth:
 
 
 @dataclass(frozen=True)
+class Importing:
+    """[import]: what the importer may accept beyond the national vocabulary."""
+
+    # Local grade spellings -> canonical grade, e.g. {"优" = "好"}; each accepted one is reported with its rows.
+    grade_aliases: dict[str, str] = field(default_factory=dict)
+    score_min: float = 0.0  # scores outside [score_min, score_max] are refused by row
+    score_max: float = 100.0
+
+
+@dataclass(frozen=True)
 class Settings:
     quota: Quota = Quota()
     gate: Gate = Gate()
@@ -154,6 +164,7 @@ class Settings:
     outcomes: Outcomes = Outcomes()
     privacy: Privacy = Privacy()
     auth: Auth = Auth()
+    importing: Importing = Importing()  # the [import] section (`import` is a Python keyword)
 
     def replace(self, **sections: Any) -> Settings:
         """A copy with some sections swapped: `s.replace(quota=Quota(good_cap=0.3))`."""
@@ -207,4 +218,6 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         raw = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{p}: not valid TOML: {exc}") from None
+    if "import" in raw:
+        raw["importing"] = raw.pop("import")
     return _build(Settings, raw, p.name)

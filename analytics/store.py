@@ -63,6 +63,12 @@ def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> d
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     for table in TABLES:
         con.execute(table.ddl())
+    # Stores made before a documented column was added get it (columns are only ever added, never renamed).
+    have = set(con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall())
+    for table in TABLES:
+        for name, typ, _ in table.columns:
+            if (table.name, name) not in have and "PRIMARY" not in typ:
+                con.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {quote_ident(name)} {typ}")
     con.execute("CREATE SEQUENCE IF NOT EXISTS import_seq START 1")
 
 

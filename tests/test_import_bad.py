@@ -59,7 +59,7 @@ BAD_FILES = {
     "header only xlsx": ("只有表头.xlsx", _workbook([["人员编号", "姓名", "单位", "季度", "等次"]]), "只有表头"),
     "prose, not a table": ("说明.txt", "这是一份说明文字，不是表格。\n请联系组织部。\n".encode(), "找不到表头"),
     "no known kind": ("名单.csv", "人员编号,姓名,单位\nA1,张三,财政局\n".encode(), "看不出是哪类数据"),
-    "no year anywhere": ("无年度.csv", "人员编号,姓名,单位,季度,等次\nA1,张三,财政局,Q1,好\n".encode(), "缺少年度"),
+    "no year anywhere": ("无年度.csv", "人员编号,姓名,单位,季度,等次\nA1,张三,财政局,Q1,好\n".encode(), "--year"),
     "missing columns": ("缺列.csv", "姓名,季度,等次,得分\n张三,2024Q1,好,90\n".encode(), "单位"),
 }
 

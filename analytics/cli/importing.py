@@ -30,6 +30,9 @@ examples:
   python -m analytics import 平时考核_2024.xlsx 年度考核_2024.csv
   python -m analytics import 宽表_GBK.csv --kind quarterly --db data/test.duckdb
   python -m analytics import 结果运用.xlsx --partial --lang en
+  python -m analytics import 评议表.xlsx --unit 综合处 --period 2023Q3     what the file does not say
+  python -m analytics import 导出.xlsx --map 等次=最终评定等次 --template 人事系统   a column it does not know
+  python -m analytics import 汇总.xlsx --sheet 隐藏表                        one (hidden) sheet
   python -m analytics preview 平时考核_2024.xlsx          look first, nothing stored
   python -m analytics imports                            what was imported, with ids
   python -m analytics undo 3                             take import 3 back out
@@ -46,6 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="export files to import")
     _add_kind(p)
+    _add_context(p)
     p.add_argument("--partial", action="store_true", help="store the good rows; refused rows go to rejected_rows")
     _add_lang(p)
     add_db(p)
@@ -60,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     v.add_argument("file", metavar="FILE")
     _add_kind(v)
+    _add_context(v)
     v.add_argument("--rows", type=int, default=10, help="rows to show (default 10)")
     _add_lang(v)
     v.set_defaults(func=run_preview)
@@ -91,6 +96,34 @@ def _add_kind(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kind", choices=KINDS, help="what the file holds (default: told from the headers)")
 
 
+def _add_context(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--unit", metavar="NAME", help="unit (单位) for a file that names none in a column, title or file name"
+    )
+    p.add_argument("--year", metavar="YYYY", help="year (年度) for a file that says none")
+    p.add_argument(
+        "--period", metavar="PERIOD", help="quarter like 2024Q1 (or month 2024-10) for a file that says none"
+    )
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="take COLUMN as FIELD, e.g. --map 等次=最终评定等次 --map 单位=处室（单位）; saved as a template",
+    )
+    p.add_argument(
+        "--template",
+        metavar="NAME",
+        help="apply the saved mapping template NAME (with --map: save the mapping under NAME)",
+    )
+    p.add_argument("--sheet", metavar="NAME", help="read only this sheet (also a hidden one)")
+
+
+def _options(args: argparse.Namespace, db=None):
+    return importer.options_for(db, kind=args.kind, unit=args.unit, year=args.year, period=args.period,
+                                maps=args.map, template=args.template, sheet=args.sheet)  # fmt: skip
+
+
 def _add_lang(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default zh)")
 
@@ -98,7 +131,9 @@ def _add_lang(p: argparse.ArgumentParser) -> None:
 def run_import(args: argparse.Namespace) -> int:
     db = store.db_path(args.db)
     refused = 0
-    for result in importer.import_paths(db, args.files, kind=args.kind, partial=args.partial):
+    options = _options(args, db)
+    for result in importer.import_paths(db, args.files, kind=args.kind, partial=args.partial, options=options,
+                                        save_as=args.template):  # fmt: skip
         bad = result.status == "refused"
         refused += bad
         print(result.report(args.lang), file=sys.stderr if bad else sys.stdout, flush=True)
@@ -114,7 +149,7 @@ def run_preview(args: argparse.Namespace) -> int:
         content = path.read_bytes()
     except OSError as exc:
         raise UserError(f"{path}: 无法读取 cannot read ({exc.strerror or exc})") from None
-    preview = importer.preview_bytes(content, path.name, kind=args.kind)
+    preview = importer.preview_bytes(content, path.name, kind=args.kind, options=_options(args))
     print(preview.report(args.lang))
     with pl.Config(tbl_rows=args.rows, tbl_cols=-1, fmt_str_lengths=40, tbl_width_chars=200):
         print(preview.rows.head(args.rows))

@@ -8,6 +8,7 @@ field of the file's kind is kept in `extra`, so nothing the user gave is dropped
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from analytics.vocab import normalise_text
 
@@ -16,20 +17,82 @@ KINDS = ("quarterly", "annual", "outcomes", "appeals", "survey")
 # field -> accepted header spellings, Chinese first (the report lists them in this order).
 ALIASES: dict[str, tuple[str, ...]] = {
     "person_id": ("人员编号", "工号", "编号", "人员代码", "身份编号", "person_id", "id", "staff_id", "employee_id"),
-    "name": ("姓名", "名字", "人员姓名", "申诉人", "申诉人姓名", "name"),
-    "unit": ("单位", "单位名称", "所在单位", "工作单位", "unit", "organisation", "organization"),
+    "name": (
+        "姓名",
+        "名字",
+        "人员姓名",
+        "职工姓名",
+        "用户姓名",
+        "被评议人",
+        "评测对象",
+        "被考核人",
+        "考核对象",
+        "申诉人",
+        "申诉人姓名",
+        "name",
+    ),
+    "unit": (
+        "单位",
+        "单位名称",
+        "所在单位",
+        "工作单位",
+        "处室（单位）",
+        "处室(单位)",
+        "工作部门",
+        "处室名称",
+        "部门名称",
+        "工作单位及职务",
+        "unit",
+        "organisation",
+        "organization",
+    ),
     "unit_type": ("单位类型", "单位类别", "单位性质", "unit_type"),
-    "section": ("内设机构", "科室", "处室", "部门", "股室", "所在科室", "section", "department"),
+    "section": (
+        "内设机构",
+        "科室",
+        "处室",
+        "部门",
+        "股室",
+        "所在科室",
+        "所在处室",
+        "所在部门",
+        "section",
+        "department",
+    ),
     "position_level": ("职务层次", "层级", "职务类别", "人员层级", "position_level", "level"),
     "rank": ("职务", "职级", "职务职级", "现任职务", "rank"),
     "staff_type": ("人员类别", "人员身份", "身份", "staff_type"),
     "lane": ("考核类别", "赛道", "分类", "考核分类", "lane"),
     "year": ("年度", "考核年度", "年份", "year"),
     "quarter": ("季度", "考核季度", "期次", "考核期次", "quarter", "period"),
-    "grade": ("等次", "考核等次", "平时考核等次", "审定等次", "考核结果", "平时考核结果", "grade"),
-    "score": ("得分", "分数", "综合得分", "总分", "考核得分", "score"),
+    "grade": (
+        "等次",
+        "考核等次",
+        "平时考核等次",
+        "审定等次",
+        "考核结果",
+        "平时考核结果",
+        "最终评定等次",
+        "评价等次",
+        "最终等次",
+        "建议等次",
+        "建议评定等次",
+        "评定等次",
+        "grade",
+    ),
+    "score": ("得分", "分数", "综合得分", "总分", "考核得分", "最终得分", "评价得分", "总得分", "测评得分", "score"),
     "reviewer": ("评鉴人", "审核人", "考核人", "评价人", "主管领导", "reviewer"),
-    "annual_grade": ("年度考核等次", "年度等次", "年度考核结果", "annual_grade"),
+    "annual_grade": (
+        "年度考核等次",
+        "年度等次",
+        "年度考核结果",
+        "考核等级",
+        "考核结论类别",
+        "考核结论",
+        "年度考核推荐等次",
+        "年度考核结论",
+        "annual_grade",
+    ),
     "outcome": ("结果运用", "运用类型", "运用情况", "奖惩类型", "运用方式", "outcome"),
     "date": ("日期", "时间", "运用日期", "决定日期", "date"),
     "detail": ("说明", "备注", "事由", "detail", "note"),
@@ -92,9 +155,18 @@ OTHER_HEADER_WORDS = frozenset(
         "remark",
     }
 )
-# Survey questions: `1.您认为…`, `Q3 …`, `第5题`, or anything addressed to 您.
-_QUESTION = re.compile(r"^(?:\d{1,3}[.、．)）]|q\d{1,3}[.、．:：)]|第\d{1,3}题)|您")
+# Survey questions: `1.您认为…`, `Q3 …`, `第5题`, or anything addressed to 您; a number marker must be followed
+# by words (`92.1` is a score, not question 92).
+_QUESTION = re.compile(r"^(?:\d{1,3}[.、．)）]\s*[^\d\s.]|q\d{1,3}[.、．:：)]|第\d{1,3}题)|您")
 _MARKS = re.compile(r"[*＊:：_\-]")
+# `民主评价得分（95分）`, `2023年度考核推荐等次`: what brackets and a leading year add to a known name.
+_BRACKETS = re.compile(r"[（(][^）)]*[）)]")
+_LEADING_YEAR = re.compile(r"^\d{4}(?=年)")
+# A stage of one decision: 分管局领导建议等次, 机关党委（人事处）审定意见, 党组会建议等次 (the last stage is the grade).
+_STAGE = re.compile(
+    r"(建议|审定|审核|初评|初审|复核|评定|确定|党组|党委|领导|处室|单位|最终|推荐).*(等次|意见|等级|结果|结论)$"
+)
+_STAGE_EXACT = frozenset({"等次", "考核等次", "平时考核等次", "年度考核等次"})
 
 
 def header_key(header: str) -> str:
@@ -106,8 +178,26 @@ _LOOKUP: dict[str, str] = {header_key(alias): field for field, spellings in ALIA
 
 
 def field_of(header: str | None) -> str | None:
-    """The field a header names, or None."""
-    return _LOOKUP.get(header_key(header)) if header else None
+    """The field a header names, or None: the alias table, then without brackets and a leading year, then stages."""
+    if not header:
+        return None
+    key = header_key(header)
+    if key in _LOOKUP:
+        return _LOOKUP[key]
+    bare = _LEADING_YEAR.sub("", _BRACKETS.sub("", key))
+    if bare in _LOOKUP:
+        return _LOOKUP[bare]
+    if is_stage(header):
+        return "annual_grade" if "年度" in key else "grade"
+    return None
+
+
+def is_stage(header: str | None) -> bool:
+    """A column holding one stage of the grading decision (建议等次, 审定意见 ...), not a plain 等次 column."""
+    if not header:
+        return False
+    key = _BRACKETS.sub("", header_key(header))
+    return key not in _STAGE_EXACT and bool(_STAGE.search(key)) and not key.endswith(("人", "日期", "时间"))
 
 
 def is_question(header: str | None) -> bool:
@@ -120,30 +210,74 @@ def accepted_names(field: str) -> str:
     return ", ".join(ALIASES[field])
 
 
-def map_headers(headers: list[str], kind: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """Map source headers to the kind's fields: ({header: field}, warnings as (zh, en)).
+def field_named(word: str) -> str | None:
+    """The field a user names in `--map 等次=…`: the English field name or any of its aliases."""
+    word = word.strip()
+    if word in ALIASES:
+        return word
+    return _LOOKUP.get(header_key(word))
 
-    The first header naming a field wins; a second one (two score columns, say) is kept in `extra`.
+
+@dataclass
+class Mapping:
+    """Headers -> fields, with what the choice rested on.
+
+    `fields` maps each used header to its field. `stages` lists, per grade field, the stage columns in
+    order when the last stage was taken as the grade (the earlier ones stay in `extra` as evidence).
+    `rivals` lists, per field, other headers naming the same field: the pipeline compares their values.
+    """
+
+    fields: dict[str, str]
+    stages: dict[str, list[str]] = field(default_factory=dict)
+    rivals: dict[str, list[str]] = field(default_factory=dict)
+    chosen: dict[str, str] = field(default_factory=dict)  # field -> header the user chose (--map, a template)
+
+
+def map_headers(headers: list[str], kind: str, chosen: dict[str, str] | None = None) -> Mapping:
+    """Map source headers to the kind's fields.
+
+    A column the user chose (`chosen`, field -> header) wins. Among several columns naming one grade field,
+    a plain one (等次) wins over stage columns, else the last stage is the grade; any other field named
+    twice keeps the first and lists the rest as rivals (refused later when their values differ).
     """
     allowed = set(KIND_FIELDS[kind])
-    mapping: dict[str, str] = {}
-    warnings: list[tuple[str, str]] = []
+    chosen = dict(chosen or {})
+    by_field: dict[str, list[str]] = {}
     for header in headers:
-        field = field_of(header)
-        if kind == "annual" and field == "grade":
-            field = "annual_grade"  # an annual file often says just 等次
-        if kind == "appeals" and field in ("grade", "annual_grade"):
-            field = "appealed_grade"  # the grade an appeal is about
-        if field not in allowed:
+        found = field_of(header)
+        if kind == "annual" and found == "grade":
+            found = "annual_grade"  # an annual file often says just 等次
+        if kind == "appeals" and found in ("grade", "annual_grade"):
+            found = "appealed_grade"  # the grade an appeal is about
+        if found in allowed:
+            by_field.setdefault(found, []).append(header)
+    result = Mapping(fields={}, chosen=chosen)
+    for name, header in chosen.items():
+        result.fields[header] = name
+    for name, candidates in by_field.items():
+        if name in chosen:
             continue
-        taken = next((h for h, f in mapping.items() if f == field), None)
-        if taken is None:
-            mapping[header] = field
-        else:
-            warnings.append(
-                (
-                    f"列「{header}」与「{taken}」同为 {field}：用「{taken}」，「{header}」存入 extra",
-                    f"columns '{header}' and '{taken}' both name {field}: '{taken}' used, '{header}' kept in extra",
-                )
-            )
-    return mapping, warnings
+        candidates = [h for h in candidates if h not in result.fields]
+        if not candidates:
+            continue
+        if name in ("grade", "annual_grade") and len(candidates) > 1:
+            plain = [h for h in candidates if not is_stage(h)]
+            stages = [h for h in candidates if is_stage(h)]
+            if plain:
+                candidates = plain
+            else:
+                result.stages[name] = stages
+                result.fields[stages[-1]] = name
+                continue
+        result.fields[candidates[0]] = name
+        if len(candidates) > 1:
+            result.rivals[name] = candidates[1:]
+    ordered = {h: result.fields[h] for h in headers if h in result.fields}
+    result.fields = ordered
+    return result
+
+
+def alias_markdown() -> str:
+    """The alias table as markdown (README's "Column names" table is this text)."""
+    rows = "\n".join(f"| `{f}` | {', '.join(spellings)} |" for f, spellings in ALIASES.items())
+    return f"| field | accepted column names |\n|---|---|\n{rows}\n"

@@ -14,7 +14,7 @@ import re
 
 import polars as pl
 
-from analytics.importer.normalise import parse_quarter
+from analytics.importer.normalise import parse_month, parse_quarter
 from analytics.vocab import normalise_text
 
 ROW, SHEET, RAW, REC = "__row", "__sheet", "__raw", "__rec"
@@ -28,30 +28,38 @@ def col(field: str) -> str:
     return f"__col_{field}"
 
 
-def quarter_column(header: str) -> tuple[int | None, int, bool] | None:
-    """(year or None, quarter, is a score column) for a wide quarter header, else None.
+def period_column(header: str) -> tuple[int | None, int, int | None, bool] | None:
+    """(year or None, quarter, month or None, is a score column) for a wide period header, else None.
 
-    >>> quarter_column("第一季度"), quarter_column("Q2得分"), quarter_column("季度")
-    ((None, 1, False), (None, 2, True), None)
+    >>> period_column("第一季度"), period_column("Q2得分"), period_column("（3）月份考核等次"), period_column("季度")
+    ((None, 1, None, False), (None, 2, None, True), (None, 1, 3, False), None)
     """
     key = normalise_text(header)
     is_score = bool(_SCORE_SUFFIX.search(key))
     key = _SCORE_SUFFIX.sub("", key) if is_score else _GRADE_SUFFIX.sub("", key)
-    if not re.search(r"季|q", key):  # a bare `1` is a column number, not a quarter
-        return None
-    parsed = parse_quarter(key)
-    return None if parsed is None else (parsed[0], parsed[1], is_score)
+    key = key.removesuffix("考核").removesuffix("平时")
+    if re.search(r"季|q", key):  # a bare `1` is a column number, not a quarter
+        parsed = parse_quarter(key)
+        return None if parsed is None else (parsed[0], parsed[1], None, is_score)
+    month = parse_month(key) if "月" in key else None
+    return None if month is None else (month[0], (month[1] - 1) // 3 + 1, month[1], is_score)
+
+
+def quarter_column(header: str) -> tuple[int | None, int, bool] | None:
+    """(year or None, quarter, is a score column) for a wide quarter header (not a month), else None."""
+    parsed = period_column(header)
+    return None if parsed is None or parsed[2] is not None else (parsed[0], parsed[1], parsed[3])
 
 
 def wide_columns(headers: list[str]) -> dict[str, tuple[str, str | None]]:
-    """{quarter grade header: (header, score header or None)} for the wide quarter columns of a table."""
-    grades: dict[tuple[int | None, int], str] = {}
-    scores: dict[tuple[int | None, int], str] = {}
+    """{period grade header: (header, score header or None)} for the wide quarter (or month) columns."""
+    grades: dict[tuple, str] = {}
+    scores: dict[tuple, str] = {}
     for header in headers:
-        parsed = quarter_column(header)
+        parsed = period_column(header)
         if parsed is not None:
-            year, quarter, is_score = parsed
-            (scores if is_score else grades).setdefault((year, quarter), header)
+            year, quarter, month, is_score = parsed
+            (scores if is_score else grades).setdefault((year, quarter, month), header)
     return {header: (header, scores.get(key)) for key, header in grades.items()}
 
 
@@ -87,7 +95,7 @@ def _melt(body: pl.DataFrame, wide: dict[str, tuple[str, str | None]], per_row: 
         [
             body.select(
                 pl.int_range(pl.len(), dtype=pl.UInt32).alias(position),
-                pl.lit(grade_header).alias("quarter"),
+                pl.lit(_period_text(grade_header)).alias("quarter"),
                 pl.col(grade_header).alias("grade"),
                 (pl.col(score_header) if score_header else pl.lit(None, dtype=pl.Utf8)).alias("score"),
                 pl.lit(grade_header).alias(col("quarter")),
@@ -99,6 +107,14 @@ def _melt(body: pl.DataFrame, wide: dict[str, tuple[str, str | None]], per_row: 
     ).sort(position, maintain_order=True)  # rows keep their order; within a row, quarter-column order
     rows = body.select(per_row)[cells[position]]
     return rows.hstack(cells.drop(position))
+
+
+def _period_text(header: str) -> str:
+    """A wide column's period in a spelling normalise.parse_period reads back: `2024Q1`, `Q1`, `2023年10月`, `10月`."""
+    year, quarter, month, _ = period_column(header)
+    if month is not None:
+        return f"{year}年{month}月" if year else f"{month}月"
+    return f"{year}Q{quarter}" if year else f"Q{quarter}"
 
 
 def raw_rows(body: pl.DataFrame, headers: list[str], sheet: str | None, wanted: pl.Series) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import polars as pl
 from analytics import store
 from analytics.errors import UserError
 from analytics.importer import pipeline, validate
-from analytics.importer.layout import RAW, REC
+from analytics.importer.layout import RAW, REC, ROW, SHEET
 from analytics.importer.result import ImportResult, public_problems
 from analytics.schema import IMPORTED_TABLES
 from analytics.store import quote_ident
@@ -99,6 +99,8 @@ def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool
         if dropped.height:  # an anti join copies every row even when there is nothing to drop
             rows = rows.filter(pl.col(REC).is_in(dropped[REC].implode()).not_())
     import_id = con.execute("SELECT nextval('import_seq')").fetchone()[0]
+    if prepared.special is not None and prepared.special.height:
+        _insert_special(con, prepared.special, import_id)
     if rows is None:
         stored = _insert_survey(con, prepared, import_id)
     else:
@@ -121,6 +123,9 @@ def _against_store(con, prepared, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.
         grade = validate.GRADE_FIELD[kind]
         keys = STORE_KEYS[kind]
         on = " AND ".join(f"s.{quote_ident(k)} = i.{quote_ident(k)}" for k in keys)
+        if kind == "quarterly":  # a month-grading unit has one row per month of the quarter
+            on += " AND s.month IS NOT DISTINCT FROM i.month"
+            keys = (*keys, "month")
         sql = (
             f"SELECT i.{quote_ident(REC)}, s.import_id, s.source_row, s.source_sheet, s.{quote_ident(grade)} AS stored, "
             f"s.{quote_ident(grade)} = i.{quote_ident(grade)} AS same FROM _incoming i JOIN {quote_ident(kind)} s ON {on}"
@@ -183,6 +188,19 @@ def _repeat_note(repeated: pl.DataFrame) -> list:
             f"{n} records are already in the store (import {ids}); not added again",
         )
     ]
+
+
+def _insert_special(con, special: pl.DataFrame, import_id: int) -> None:
+    from analytics.schema import SPECIAL_ASSESSMENTS
+
+    schema = SPECIAL_ASSESSMENTS.polars_schema()
+    frame = special.select(
+        *[(pl.col(c) if c in special.columns else pl.lit(None)).cast(schema[c]).alias(c)
+          for c in SPECIAL_ASSESSMENTS.column_names if c not in ("import_id", "source_row", "source_sheet")],
+        pl.col(ROW).cast(pl.Int32).alias("source_row"), pl.col(SHEET).alias("source_sheet"),
+        pl.lit(import_id, pl.Int32).alias("import_id"),
+    )  # fmt: skip
+    store.insert_frame(con, "special_assessments", frame)
 
 
 def _insert_survey(con, prepared, import_id: int) -> int:
@@ -277,5 +295,46 @@ def undo(db, import_id: int) -> int:
                 )
             con.execute("UPDATE imports SET status = 'undone' WHERE import_id = ?", [import_id])
         return removed
+    finally:
+        con.close()
+
+
+# --- mapping templates -----------------------------------------------------------------------------------
+
+
+def templates(db) -> dict[str, tuple[str, dict[str, str]]]:
+    """Saved mapping templates by header key: {header_key: (name, {field: header})}; {} without a store."""
+    path = store.db_path(db)
+    if not path.exists():
+        return {}
+    con = store.connect(path, read_only=True)
+    try:
+        if not con.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'import_templates'").fetchone():
+            return {}
+        rows = con.execute("SELECT header_key, name, columns FROM import_templates ORDER BY created_at").fetchall()
+    finally:
+        con.close()
+    return {key: (name, json.loads(cols)) for key, name, cols in rows}
+
+
+def template_named(db, name: str) -> dict[str, str]:
+    """The columns of the template called `name`; UserError listing the saved ones when there is none."""
+    found = {n: cols for n, cols in templates(db).values()}
+    if name not in found:
+        known = "、".join(sorted(found)) or "（还没有 none yet）"
+        raise UserError(f"没有名为「{name}」的映射模板；已保存：{known} / no template '{name}'; saved: {known}")
+    return found[name]
+
+
+def save_template(db, name: str, header_key: str, columns: dict[str, str], kind: str) -> None:
+    """Save (or replace) a named mapping for files with this header."""
+    con = store.connect(store.db_path(db))
+    try:
+        with store.transaction(con):
+            con.execute("DELETE FROM import_templates WHERE name = ? OR header_key = ?", [name, header_key])
+            con.execute(
+                "INSERT INTO import_templates VALUES (?, ?, ?, ?, ?)",
+                [name, header_key, json.dumps(columns, ensure_ascii=False), kind, datetime.now()],
+            )
     finally:
         con.close()

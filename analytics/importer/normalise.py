@@ -21,12 +21,16 @@ from analytics.vocab import (
     normalise_text,
 )
 
+EXCELLENT, COMPETENT, BASIC, INCOMPETENT = ANNUAL_GRADES[:4]
+UNGRADED = QUARTERLY_GRADES[-1]
+NOT_ASSESSED = "不参加考核"  # not assessed this period: kept, never counted as a grade
+
 MIN_YEAR, MAX_YEAR = 1949, 2100
 OTHER_OUTCOME = "other"
 
-ACCEPTED_GRADES = "、".join(QUARTERLY_GRADES) + " (good, fairly good, average, poor)"
-ACCEPTED_ANNUAL = "、".join(ANNUAL_GRADES)
-ACCEPTED_QUARTERS = "1-4、Q1、第一季度、一季度、1季度、2024Q1、2024年第一季度"
+ACCEPTED_GRADES = "、".join(QUARTERLY_GRADES) + "、不参加考核 (good, fairly good, average, poor)"
+ACCEPTED_ANNUAL = "、".join(ANNUAL_GRADES) + "、不参加考核"
+ACCEPTED_QUARTERS = "1-4、Q1、第一季度、一季度、1季度、2024Q1、2024年第一季度、月份（10月、2023年10月）"
 ACCEPTED_YEARS = f"{MIN_YEAR}-{MAX_YEAR}, 如 2024 / 2024年"
 ACCEPTED_DATES = "2025-03-15、2025/3/15、2025年3月15日、Excel 日期"
 ACCEPTED_NUMBERS = "数字 number, 如 88.5"
@@ -71,12 +75,60 @@ def parse_quarter(value: str | None) -> tuple[int | None, int] | None:
     return (int(year) if year else None, quarter)
 
 
+# A month: 10月, 10月份, （1）月份, 2023年10月, 2023-10 (a month-grading unit's period).
+_MONTH_RE = re.compile(
+    r"^(?:(\d{4})(?:年度?|[-/.])?)?[(（]?(1[0-2]|0?[1-9])[)）]?(?:月份?)$|^(\d{4})[-/.](1[0-2]|0[1-9])$"
+)
+
+
+def parse_month(value: str | None) -> tuple[int | None, int] | None:
+    """(year or None, month) for a month spelling, None when it is no month.
+
+    >>> parse_month("2023年10月"), parse_month("（1）月份"), parse_month("2023-10"), parse_month("第一季度")
+    ((2023, 10), (None, 1), (2023, 10), None)
+    """
+    if value is None:
+        return None
+    match = _MONTH_RE.match(normalise_text(value))
+    if match is None:
+        return None
+    year = match.group(1) or match.group(3)
+    month = int(match.group(2) or match.group(4))
+    if year is not None and not MIN_YEAR <= int(year) <= MAX_YEAR:
+        return None
+    return (int(year) if year else None, month)
+
+
+def parse_period(value: str | None) -> tuple[int | None, int, int | None] | None:
+    """(year or None, quarter, month or None): a quarter (2024Q1) or a month (2023年10月, its quarter 4)."""
+    quarter = parse_quarter(value)
+    if quarter is not None:
+        return (quarter[0], quarter[1], None)
+    month = parse_month(value)
+    if month is not None:
+        return (month[0], (month[1] - 1) // 3 + 1, month[1])
+    return None
+
+
 def quarters(series: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(year from the period text or null, quarter or null) for a column of period spellings."""
-    parsed = {value: parse_quarter(value) for value in series.drop_nulls().unique().to_list()}
-    year = series.replace_strict({k: v[0] for k, v in parsed.items() if v}, default=None, return_dtype=pl.Int32)
-    quarter = series.replace_strict({k: v[1] for k, v in parsed.items() if v}, default=None, return_dtype=pl.Int32)
+    year, quarter, _ = periods(series)
     return year, quarter
+
+
+def periods(series: pl.Series) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """(year from the period text or null, quarter or null, month or null) for a column of period spellings."""
+    parsed = {value: parse_period(value) for value in series.drop_nulls().unique().to_list()}
+    parts = []
+    for i in range(3):
+        found = {k: v[i] for k, v in parsed.items() if v and v[i] is not None}
+        parts.append(series.replace_strict(found, default=None, return_dtype=pl.Int32))
+    return parts[0], parts[1], parts[2]
+
+
+def is_special(series: pl.Series) -> pl.Series:
+    """专项考核 (a special assessment) written where the quarter goes: kept apart, not a quarter."""
+    return series.str.contains("专项").fill_null(False)
 
 
 def _by_alias(series: pl.Series, aliases: dict[str, str]) -> pl.Series:
@@ -84,14 +136,58 @@ def _by_alias(series: pl.Series, aliases: dict[str, str]) -> pl.Series:
     return series.replace_strict({k: v for k, v in mapping.items() if v}, default=None, return_dtype=pl.Utf8)
 
 
-def grades(series: pl.Series) -> pl.Series:
-    """Quarterly grades: 好/较好/一般/较差/不确定等次 (also 优, good, A ...)."""
-    return _by_alias(series, QUARTERLY_GRADE_ALIASES)
+# Spellings that are a guess (优 for 好, a-d, 差 for 较差): accepted only where [import.grade_aliases] says so.
+GUESSED = frozenset({"优", "a", "b", "c", "d", "差"})
+# Not graded, in the words systems write: 试用期不定等次, 新录用人员试用期……不确定等次 (= 不确定等次).
+_UNGRADED = re.compile(r"(不定等次|不确定等次|未定等次)$")
+# Not assessed at all (不参加考核, 未参加考核, 不进行年度考核): no grade; the reason column is kept in extra.
+_NOT_ASSESSED = re.compile(r"^(不参加|未参加|不进行|免于|不参与|未参与)(年度|平时)?(考核|考评|评定)")
+# 公务员管理信息系统 ZB18 codes for annual results.
+ZB18: dict[str, str] = {
+    "1": EXCELLENT, "2": COMPETENT, "3": BASIC, "4": INCOMPETENT, "2b": "合格", "3b": "基本合格", "4b": "不合格",
+    "5": UNGRADED, "5a": NOT_ASSESSED, "5b": NOT_ASSESSED, "5c": NOT_ASSESSED, "6a": NOT_ASSESSED, "7": NOT_ASSESSED,
+}  # fmt: skip
+_STRICT_QUARTERLY = {k: v for k, v in QUARTERLY_GRADE_ALIASES.items() if k not in GUESSED}
 
 
-def annual_grades(series: pl.Series) -> pl.Series:
-    """Annual grades: 优秀/称职/基本称职/不称职/不确定等次 and the 事业 合格 wording."""
-    return _by_alias(series, ANNUAL_GRADE_ALIASES)
+def _grade_of(value: str, table: dict[str, str]) -> str | None:
+    key = normalise_text(value)
+    if key in table:
+        return table[key]
+    if _NOT_ASSESSED.search(key):
+        return NOT_ASSESSED
+    if _UNGRADED.search(key):
+        return UNGRADED
+    return None
+
+
+def _by_table(series: pl.Series, table: dict[str, str]) -> pl.Series:
+    mapping = {value: _grade_of(value, table) for value in series.drop_nulls().unique().to_list()}
+    return series.replace_strict({k: v for k, v in mapping.items() if v}, default=None, return_dtype=pl.Utf8)
+
+
+def grades(series: pl.Series, aliases: dict[str, str] | None = None) -> pl.Series:
+    """Quarterly grades: 好/较好/一般/较差/不确定等次 (good, fairly good …), 不参加考核; `aliases` (from
+    [import.grade_aliases]) adds the local spellings a unit declared."""
+    table = dict(_STRICT_QUARTERLY)
+    table.update({normalise_text(k): v for k, v in (aliases or {}).items()})
+    return _by_table(series, table)
+
+
+def annual_grades(series: pl.Series, aliases: dict[str, str] | None = None) -> pl.Series:
+    """Annual grades: 优秀/称职/基本称职/不称职/不确定等次, the 事业 合格 wording, 不参加考核; a column written
+    wholly in ZB18 codes (1, 2, 2B …) is read by the code table."""
+    table = dict(ANNUAL_GRADE_ALIASES)
+    table.update({normalise_text(k): v for k, v in (aliases or {}).items()})
+    if is_zb18(series):
+        table.update(ZB18)
+    return _by_table(series, table)
+
+
+def is_zb18(series: pl.Series) -> bool:
+    """Every filled cell a ZB18 code (1, 2, 2B, 5A …): the 公务员管理信息系统 export."""
+    values = series.drop_nulls().unique()
+    return values.len() > 0 and all(normalise_text(v).removesuffix(".0") in ZB18 for v in values.to_list())
 
 
 def _outcome_lookup() -> dict[str, str]:

@@ -34,6 +34,9 @@ class Sheet:
 
     name: str | None
     grid: pl.DataFrame
+    visible: str = "visible"  # 'hidden' or 'veryhidden' for sheets Excel does not show
+    merges: tuple[tuple[int, int, int, int], ...] = ()  # (first row, first col, last row, last col): rows as in
+    # ROW, columns as grid indexes (c0 ...); only for xlsx
 
 
 def file_format(content: bytes) -> str:
@@ -70,12 +73,14 @@ def _workbook(content: bytes, file_name: str, kind: str) -> list[Sheet]:
         first_rows = _xlsx_first_rows(content) if kind == "xlsx" else {}
         sheets = []
         for name in reader.sheet_names:
-            frame = reader.load_sheet(name, header_row=None, dtypes="string").to_polars()
+            loaded = reader.load_sheet(name, header_row=None, dtypes="string")
+            frame = loaded.to_polars()
             if frame.height == 0:
                 continue
             frame = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
-            start = first_rows.get(name, 1)
-            sheets.append(Sheet(name, frame.with_row_index(ROW, offset=start).with_columns(pl.col(ROW).cast(pl.Int32))))
+            start, merges = first_rows.get(name, (1, ()))
+            grid = frame.with_row_index(ROW, offset=start).with_columns(pl.col(ROW).cast(pl.Int32))
+            sheets.append(Sheet(name, grid, str(loaded.visible).lower().replace("_", ""), merges))
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # calamine errors and panics on corrupt input alike
@@ -92,11 +97,12 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
 
 
-def _xlsx_first_rows(content: bytes) -> dict[str, int]:
-    """Excel row number of the first non-empty cell of each sheet.
+def _xlsx_first_rows(content: bytes) -> dict[str, tuple[int, tuple]]:
+    """Per sheet: (Excel row number of the first non-empty cell, merged ranges in grid coordinates).
 
     calamine returns a sheet from its first non-empty row, so a sheet whose title sits on row 3 would
-    otherwise be numbered from 1; this reads just enough of each sheet's XML to know the offset.
+    otherwise be numbered from 1; this reads just enough of each sheet's XML to know the offset. Merged
+    ranges (`<mergeCell ref="C6:C9"/>`) are read from the sheet's end, only in sheets that have them.
     """
     with zipfile.ZipFile(io.BytesIO(content)) as book:
         ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
@@ -109,8 +115,33 @@ def _xlsx_first_rows(content: bytes) -> dict[str, int]:
             target = targets.get(sheet.get(rel_ns), "")
             path = target.lstrip("/") if target.startswith("/") else "xl/" + target
             if path in book.namelist():
-                rows[sheet.get("name")] = _first_value_row(book, path)
+                rows[sheet.get("name")] = (_first_value_row(book, path), _merges(book, path))
         return rows
+
+
+_MERGE = re.compile(rb'<mergeCell ref="\$?([A-Z]{1,3})\$?(\d+):\$?([A-Z]{1,3})\$?(\d+)"')
+_VALUE_CELL = re.compile(rb'<c r="([A-Z]{1,3})\d+"(?:(?!/>)[^>])*>\s*<(?:v|is)\b')
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
+
+
+def _merges(book: zipfile.ZipFile, path: str) -> tuple[tuple[int, int, int, int], ...]:
+    """Merged ranges as (first row, first grid col, last row, last grid col); () when the sheet has none."""
+    data = book.read(path)
+    at = data.rfind(b"<mergeCells")
+    if at < 0:
+        return ()
+    found = _MERGE.findall(data, at)
+    # calamine's grid starts at the leftmost filled column; merges are in sheet columns.
+    first_col = min(_column_index(m.group(1)) for m in _VALUE_CELL.finditer(data)) if found else 0
+    return tuple(
+        (int(r1), _column_index(c1) - first_col, int(r2), _column_index(c2) - first_col) for c1, r1, c2, r2 in found
+    )
 
 
 def _first_value_row(book: zipfile.ZipFile, path: str) -> int:

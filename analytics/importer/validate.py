@@ -38,6 +38,8 @@ REASONS: dict[str, Note] = {
     "person": ("缺少人员编号，也缺少姓名或单位", "no person id, and no name or unit to derive one"),
     "conflict": ("同一人员同一期有两个不同等次", "same person and period with two different grades"),
     "conflict_store": ("与库中已有记录的等次不同", "a different grade is already in the store"),
+    "score_range": ("得分超出允许范围", "score outside the allowed range"),
+    "two_units": ("同一人员同一期出现在两个单位", "the same person in two units in one period"),
     "decision": ("不是可识别的处理结果", "not a recognised decision"),
     "decision_order": ("答复日期早于申诉日期", "decided before the appeal was filed"),
 }
@@ -121,6 +123,20 @@ class Checker:
             self._report(pl.col(field).is_null(), field, "missing", accepted)
         self.frame = self.frame.with_columns(pl.col("__parsed").alias(field)).drop("__parsed")
 
+    def alias_notes(self, field: str, aliases: dict[str, str] | None) -> None:
+        """Each local spelling accepted under [import.grade_aliases]: what it was read as, how often, which rows."""
+        if not aliases or field not in self.frame.columns:
+            return
+        folded = norm.normalise_text_series(self.frame[field])
+        for spelling, grade in aliases.items():
+            hit = self.frame.filter(folded == norm.normalise_text_series(pl.Series([spelling]))[0])
+            if hit.height:
+                rows = "、".join(str(r) for r in hit[ROW].head(20).to_list())
+                self.notes.append(
+                    (f"按设置 [import.grade_aliases] 把「{spelling}」读作「{grade}」：{hit.height} 处（第 {rows} 行）",
+                     f"'{spelling}' read as '{grade}' per [import.grade_aliases]: {hit.height} cells (rows {rows})")
+                )  # fmt: skip
+
     def person(self) -> None:
         """Every record needs a person id or name + unit; ids are derived from name + unit where absent."""
         for field in ("person_id", "name", "unit"):
@@ -181,9 +197,10 @@ def derived_ids(frame: pl.DataFrame) -> pl.Series:
         con.close()
 
 
-def check_quarterly(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame, list[Note]]:
+def check_quarterly(frame: pl.DataFrame, file: str, aliases: dict[str, str] | None = None):
     checker = Checker(frame, "quarterly", file)
-    period_year, quarter = norm.quarters(checker.frame["quarter"])
+    period_year, quarter, month = norm.periods(checker.frame["quarter"])
+    checker.frame = checker.frame.with_columns(month.alias("month"))
     if "year" not in frame.columns and frame.height and period_year.null_count() == frame.height:
         raise UserError(
             f"{file}: 缺少年度：没有年度列（{accepted_names('year')}），季度里也没写年份（如 2024Q1、2024年第一季度）"
@@ -192,7 +209,8 @@ def check_quarterly(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.Da
     checker.typed("quarter", lambda s: quarter, "quarter", norm.ACCEPTED_QUARTERS, required=True)
     checker.typed("year", norm.years, "year", norm.ACCEPTED_YEARS)
     _fill_year(checker, period_year)
-    checker.typed("grade", norm.grades, "grade", norm.ACCEPTED_GRADES, required=True)
+    checker.alias_notes("grade", aliases)
+    checker.typed("grade", lambda s: norm.grades(s, aliases), "grade", norm.ACCEPTED_GRADES, required=True)
     checker.typed("score", norm.numbers, "number", norm.ACCEPTED_NUMBERS)
     checker.person()
     return (*checker.result(), checker.notes)
@@ -215,10 +233,18 @@ def _fill_year(checker: Checker, period_year: pl.Series) -> None:
     checker._report(no_year, "quarter", "no_year", "年度列，或 2024Q1 / 2024年第一季度 这样的季度")
 
 
-def check_annual(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.DataFrame, list[Note]]:
+def check_annual(frame: pl.DataFrame, file: str, aliases: dict[str, str] | None = None):
     checker = Checker(frame, "annual", file)
     checker.typed("year", norm.years, "year", norm.ACCEPTED_YEARS, required=True)
-    checker.typed("annual_grade", norm.annual_grades, "annual_grade", norm.ACCEPTED_ANNUAL, required=True)
+    if "annual_grade" in checker.frame.columns and norm.is_zb18(checker.frame["annual_grade"]):
+        checker.notes.append(
+            ("年度考核等次按公务员管理信息系统 ZB18 代码读取（1 优秀、2 称职、3 基本称职、4 不称职、2B 合格、3B 基本合格、"
+             "4B 不合格、5 不确定等次、5A/5B/5C/6A/7 不参加考核）",
+             "annual grades read as ZB18 codes of the civil-servant information system (1 excellent, 2 competent …)")
+        )  # fmt: skip
+    checker.alias_notes("annual_grade", aliases)
+    checker.typed("annual_grade", lambda s: norm.annual_grades(s, aliases), "annual_grade", norm.ACCEPTED_ANNUAL,
+                  required=True)  # fmt: skip
     checker.typed("score", norm.numbers, "number", norm.ACCEPTED_NUMBERS)
     checker.person()
     return (*checker.result(), checker.notes)
@@ -261,12 +287,74 @@ def check_appeals(frame: pl.DataFrame, file: str) -> tuple[pl.DataFrame, pl.Data
 CHECKS = {"quarterly": check_quarterly, "annual": check_annual, "outcomes": check_outcomes, "appeals": check_appeals}
 
 
+def real_world_checks(frame: pl.DataFrame, kind: str, file: str, score_range: tuple[float, float]):
+    """(problems, notes): scores outside the range, one person in two units in one period, the not assessed."""
+    problems, notes = [], []
+    low, high = score_range
+    if "score" in frame.columns:
+        outside = pl.col("score").is_not_null() & ~pl.col("score").is_between(low, high)
+        accepted = f"{low:g}–{high:g}（[import] score_min/score_max）"
+        problems.append(problems_where(frame, outside, "score", "score_range", accepted, file))
+    problems.append(_two_units(frame, kind, file))
+    grade = GRADE_FIELD[kind]
+    out = frame.filter(pl.col(grade) == norm.NOT_ASSESSED)
+    if out.height:
+        rows = "、".join(str(r) for r in out[ROW].head(20).to_list())
+        notes.append(
+            (f"{out.height} 人次不参加考核（第 {rows} 行）：存为「不参加考核」，不计入任何等次；原因等其他列保存在 extra",
+             f"{out.height} records not assessed (rows {rows}): stored as 不参加考核, never counted as a grade; the "
+             f"reason and other columns are kept in extra")
+        )  # fmt: skip
+    return pl.concat([empty_problems(), *problems]), notes
+
+
+def _two_units(frame: pl.DataFrame, kind: str, file: str) -> pl.DataFrame:
+    """The same person id in two units in one period: refused, naming the rows (a namesake has another id)."""
+    key = ["person_id", *PERIOD_KEYS[kind]] + (["month"] if "month" in frame.columns else [])
+    if frame.height == 0 or "unit" not in frame.columns or frame["person_id"].str.starts_with("D").all():
+        return empty_problems()
+    twice = frame.filter(pl.struct(key).is_duplicated() & pl.col("unit").is_not_null())
+    if twice.height == 0:
+        return empty_problems()
+    split = twice.group_by(key).agg(pl.col("unit").n_unique().alias("__units")).filter(pl.col("__units") > 1)
+    if split.height == 0:
+        return empty_problems()
+    hit = twice.join(split.select(key), on=key, how="semi", nulls_equal=True)
+    listed = hit.group_by(key).agg(
+        pl.concat_str([_where(), pl.lit(" "), pl.col("unit")]).str.join("、").alias("__zh"),
+        pl.concat_str([_where_en(), pl.lit(" "), pl.col("unit")]).str.join(", ").alias("__en"),
+    )
+    hit = hit.join(listed, on=key, how="inner", nulls_equal=True)
+    zh, en = REASONS["two_units"]
+    reason = (
+        pl.concat_str([pl.lit(zh + "：涉及 "), pl.col("__zh")]),
+        pl.concat_str([pl.lit(en + ": "), pl.col("__en")]),
+    )
+    return problems_where(hit, pl.lit(True), "unit", "two_units", "每人每期一个单位 / one unit per person and period",
+                          file, reason)  # fmt: skip
+
+
+def special_records(frame: pl.DataFrame, file: str) -> pl.DataFrame:
+    """专项考核 records as stored: person, year, the period as written, the grade (canonical where it is one)."""
+    checker = Checker(frame, "quarterly", file)
+    checker.person()
+    out = checker.frame
+    grade = norm.grades(out["grade"]) if "grade" in out.columns else pl.Series([None] * out.height, dtype=pl.Utf8)
+    raw = out["grade"] if "grade" in out.columns else grade
+    year = norm.years(out["year"]) if "year" in out.columns else pl.Series([None] * out.height, dtype=pl.Int32)
+    score = norm.numbers(out["score"]) if "score" in out.columns else pl.Series([None] * out.height, dtype=pl.Float64)
+    return out.with_columns(
+        year.alias("year"), pl.col("quarter").alias("period_text"), grade.fill_null(raw).alias("grade"),
+        score.alias("score"),
+    )  # fmt: skip
+
+
 def conflicts(frame: pl.DataFrame, kind: str, file: str) -> pl.DataFrame:
     """Same person and period with two different grades: a problem on every such record, naming the others."""
     if kind not in GRADE_FIELD or frame.height == 0:
         return empty_problems()
     grade = GRADE_FIELD[kind]
-    key = ["person_id", *PERIOD_KEYS[kind]]
+    key = ["person_id", *PERIOD_KEYS[kind]] + (["month"] if "month" in frame.columns else [])
     graded = frame.filter(pl.col(grade).is_not_null())
     # Only records sharing a person and period can clash: one hash pass finds them (usually none), and the
     # grouping below then runs on those few instead of on every record.
@@ -277,12 +365,12 @@ def conflicts(frame: pl.DataFrame, kind: str, file: str) -> pl.DataFrame:
     if clashing.height == 0:
         return empty_problems()
     # Row lists are built for the clashing groups only (a handful), not for every person and period.
-    involved = graded.join(clashing.select(key), on=key, how="semi")
+    involved = graded.join(clashing.select(key), on=key, how="semi", nulls_equal=True)
     rows = involved.group_by(key).agg(
         pl.concat_str([_where(), pl.lit(" "), pl.col(grade)]).str.join("、").alias("__rows_zh"),
         pl.concat_str([_where_en(), pl.lit(" "), pl.col(grade)]).str.join(", ").alias("__rows_en"),
     )
-    hit = involved.join(rows, on=key, how="inner")
+    hit = involved.join(rows, on=key, how="inner", nulls_equal=True)
     period = _period_label(kind)
     zh, en = REASONS["conflict"]
     reason = (
@@ -305,7 +393,9 @@ def _where_en() -> pl.Expr:
 
 def _period_label(kind: str) -> pl.Expr:
     if kind == "quarterly":
-        return pl.concat_str([pl.col("year").cast(pl.Utf8), pl.lit("Q"), pl.col("quarter").cast(pl.Utf8)])
+        quarter = pl.concat_str([pl.col("year").cast(pl.Utf8), pl.lit("Q"), pl.col("quarter").cast(pl.Utf8)])
+        month = pl.concat_str([pl.col("year").cast(pl.Utf8), pl.lit("年"), pl.col("month").cast(pl.Utf8), pl.lit("月")])
+        return pl.coalesce(month, quarter)
     return pl.col("year").cast(pl.Utf8)
 
 
@@ -326,7 +416,7 @@ def duplicates(frame: pl.DataFrame, kind: str, stored: list[str]) -> tuple[pl.Da
         )  # fmt: skip
         frame = frame.filter(same.is_first_distinct())
     if kind in GRADE_FIELD:
-        key = pl.struct(["person_id", *PERIOD_KEYS[kind], GRADE_FIELD[kind]])  # different grades: a conflict
+        key = pl.struct(["person_id", *PERIOD_KEYS[kind], *_month(frame), GRADE_FIELD[kind]])  # else a conflict
         repeat = frame.filter(key.is_first_distinct().not_())
         if repeat.height:
             rows = _row_list(repeat)
@@ -342,8 +432,14 @@ def duplicates(frame: pl.DataFrame, kind: str, stored: list[str]) -> tuple[pl.Da
 def _repeats_key(frame: pl.DataFrame, kind: str) -> bool:
     """Whether two records share person, period and grade (one hash pass over four columns, not all)."""
     return bool(
-        frame.select(pl.struct(["person_id", *PERIOD_KEYS[kind], GRADE_FIELD[kind]]).is_duplicated().any()).item()
+        frame.select(
+            pl.struct(["person_id", *PERIOD_KEYS[kind], *_month(frame), GRADE_FIELD[kind]]).is_duplicated().any()
+        ).item()
     )
+
+
+def _month(frame: pl.DataFrame) -> list[str]:
+    return ["month"] if "month" in frame.columns else []
 
 
 def _row_list(frame: pl.DataFrame, limit: int = 20) -> str:
