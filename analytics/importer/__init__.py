@@ -46,8 +46,8 @@ def import_bytes(db, content: bytes, file_name: str, kind: str | None = None, pa
     options = _with_templates(db, options or Options())
     prepared = prepare(content, file_name, kind, limits, options)
     result = store_prepared(db, prepared, content, partial, user)
-    if options.columns and result.status in ("imported", "partial"):
-        name = save_as or options.template or Path(file_name).stem
+    if options.columns and not options.template and result.status in ("imported", "partial"):
+        name = save_as or Path(file_name).stem
         load.save_template(db, name, prepared.header_key, prepared.columns_used, prepared.kind)
         result.notes.append((f"列对应已保存为映射模板「{name}」：表头相同的文件会自动套用",
                              f"the column mapping was saved as template '{name}': files with this header get it"))  # fmt: skip
@@ -69,11 +69,12 @@ def options_for(db=None, kind: str | None = None, unit: str | None = None, year=
             raise UserError(f"--map {item}: 写成 字段=列名，如 --map 等次=最终评定等次；字段可用：{fields} / "
                             f"write FIELD=COLUMN, e.g. --map grade=最终评定等次")  # fmt: skip
         chosen[found] = column.strip()
+    applied = None
     if template and not chosen:
-        chosen = load.template_named(db, template)
+        chosen, applied = load.template_named(db, template), template
     cfg = (settings or load_settings()).importing
     return Options(
-        kind=kind, given=Given.parse(unit, year, period), columns=chosen, template=template, sheet=sheet,
+        kind=kind, given=Given.parse(unit, year, period), columns=chosen, template=applied, sheet=sheet,
         grade_aliases=dict(cfg.grade_aliases), score_range=(cfg.score_min, cfg.score_max),
     )  # fmt: skip
 

@@ -91,7 +91,7 @@ def no_header_error(file_name: str, sheet: str | None, rows: list[list[str | Non
     )
 
 
-def split(grid: pl.DataFrame, sheet: str | None, file_name: str, merges=()) -> list[Table]:
+def split(grid: pl.DataFrame, sheet: str | None, file_name: str, merges=(), titles=()) -> list[Table]:
     """Cut a grid into its tables (usually one; two when a sheet holds a second block with its own title and
     header); [] when the grid has no recognisable header."""
     cells = [c for c in grid.columns if c != ROW]
@@ -103,7 +103,7 @@ def split(grid: pl.DataFrame, sheet: str | None, file_name: str, merges=()) -> l
     grid = _fill_merged(grid, cells, merges, header_row)
     extra_notes = _merged_notes(cells, merges, header_row, top[index])
     starts = [index, *_later_headers(grid, cells, top[index], index)]
-    tables, titles = [], _title_lines(grid.head(index), cells)
+    tables, titles = [], tuple(titles) + _title_lines(grid.head(index), cells)
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else grid.height
         block = grid.slice(start, end - start)

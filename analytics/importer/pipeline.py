@@ -75,7 +75,7 @@ def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Lim
     sheets = _visible_sheets(sheets, options.sheet, file_name, notes)
     tables = []
     for sheet in sheets:
-        found = header.split(sheet.grid, sheet.name, file_name, sheet.merges)
+        found = header.split(sheet.grid, sheet.name, file_name, sheet.merges, sheet.titles)
         if not found:
             if len(sheets) > 1:
                 notes.append(
@@ -272,12 +272,13 @@ def _facts(tables, base, options: Options) -> Prepared:
         where = file_name + (f"（工作表 {table.sheet}）" if table.sheet else "")
         chosen = _chosen_columns(table, options, where, base["notes"])
         mapped = columns.map_headers(table.headers, kind, chosen)
-        base["notes"].extend(_mapping_notes(mapped))
+        base["notes"].extend(_mapping_notes(mapped, told=bool(options.columns) and not options.template))
         _refuse_rivals(table, mapped, where)
         mapping = mapped.fields
         shape = layout.layout_of(table.headers, mapping) if kind == "quarterly" else "long"
         fillable = {"unit", "year", "quarter"} if kind in ("quarterly", "annual") else {"unit"}
-        validate.require_columns(set(mapping.values()) | fillable, kind, shape, where)
+        unknown = [h for h in table.headers if h not in mapping and not header.is_known(h)]
+        validate.require_columns(set(mapping.values()) | fillable, kind, shape, where, unknown)
         records = layout.records(table.body, table.headers, mapping, shape, table.sheet)
         records = _with_context(
             records, table, set(mapping.values()), shape, kind, options.given, file_name, where, base["notes"]
@@ -347,7 +348,8 @@ def _chosen_columns(table, options: Options, where: str, notes) -> dict[str, str
     return chosen
 
 
-def _mapping_notes(mapped: columns.Mapping) -> list[validate.Note]:
+def _mapping_notes(mapped: columns.Mapping, told: bool) -> list[validate.Note]:
+    """Stage columns, and (`told`: the user's own --map) each column chosen; a template has its own note."""
     notes = []
     for stages in mapped.stages.values():
         earlier = "、".join(f"「{h}」" for h in stages[:-1])
@@ -355,7 +357,7 @@ def _mapping_notes(mapped: columns.Mapping) -> list[validate.Note]:
             (f"等次有 {len(stages)} 个环节：取最后一个「{stages[-1]}」为等次，前面的 {earlier} 作为依据保存在 extra",
              f"{len(stages)} stages of the grade: the last, '{stages[-1]}', is the grade; the earlier ones are kept in extra")
         )  # fmt: skip
-    for name, column in mapped.chosen.items():
+    for name, column in mapped.chosen.items() if told else ():
         notes.append((f"列「{column}」按指定作为 {columns.FIELD_ZH.get(name, name)}",
                       f"column '{column}' used as {name}, as chosen"))  # fmt: skip
     return notes

@@ -37,6 +37,7 @@ class Sheet:
     visible: str = "visible"  # 'hidden' or 'veryhidden' for sheets Excel does not show
     merges: tuple[tuple[int, int, int, int], ...] = ()  # (first row, first col, last row, last col): rows as in
     # ROW, columns as grid indexes (c0 ...); only for xlsx
+    titles: tuple[tuple[int, str], ...] = ()  # (line, text) above the header of a delimited file (not in `grid`)
 
 
 def file_format(content: bytes) -> str:
@@ -183,7 +184,12 @@ def _delimited(utf8: bytes, file_name: str) -> Sheet:
         raise UserError(
             f"{file_name}: 无法按表格解析，请检查引号是否成对（{_short(exc)}） / cannot be parsed as a table: check for unbalanced quotes"
         ) from None
-    return Sheet(None, grid.with_columns(_line_numbers(grid, header_line).alias(ROW)))
+    titles = tuple(
+        (_line_of_record(head, delimiter, i), " ".join(c.strip() for c in r if c.strip()))
+        for i, r in enumerate(records[:header_index])
+        if any(c.strip() for c in r)
+    )
+    return Sheet(None, grid.with_columns(_line_numbers(grid, header_line).alias(ROW)), titles=titles)
 
 
 def _sniff(head: str, file_name: str) -> tuple[str, list[list[str]], int]:

@@ -56,7 +56,7 @@ PERIOD_KEYS = {"quarterly": ("year", "quarter"), "annual": ("year",)}
 GRADE_FIELD = {"quarterly": "grade", "annual": "annual_grade"}
 
 
-def require_columns(fields: set[str], kind: str, layout: str, where: str) -> None:
+def require_columns(fields: set[str], kind: str, layout: str, where: str, columns: list[str] = ()) -> None:
     """UserError naming each missing required column and the names it is accepted under."""
     present = set(fields) | ({"quarter", "grade"} if layout == "wide" else set())
     missing: list[tuple[str, ...]] = []
@@ -74,7 +74,14 @@ def require_columns(fields: set[str], kind: str, layout: str, where: str) -> Non
         "（或人员编号 person_id：" + accepted_names("person_id") + "）" if {("name",), ("unit",)} & set(missing) else ""
     )
     plural = "s" if len(missing) > 1 else ""
-    raise UserError(f"{where}: 缺少必需的列 missing required column{plural} for {kind}: {'；'.join(described)}{also}")
+    first = FIELD_ZH[missing[0][0]]
+    hint = (
+        f"。若表中这一列叫别的名字，加 --map {first}=列名（如 --map {first}={columns[-1] if columns else '列名'}）；网页上在「列对应」里选择"
+        f" / if the file calls it otherwise, add --map {missing[0][0]}=COLUMN"
+    )
+    raise UserError(
+        f"{where}: 缺少必需的列 missing required column{plural} for {kind}: {'；'.join(described)}{also}{hint}"
+    )
 
 
 def empty_problems() -> pl.DataFrame:
