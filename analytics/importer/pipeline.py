@@ -448,7 +448,14 @@ def _special(records: pl.DataFrame, kind: str, file_name: str, notes) -> tuple[p
          f"{special.height} special assessment (专项考核) records (rows {rows}) are no quarter's grade: kept apart in "
          f"special_assessments, not counted in quarters")
     )  # fmt: skip
-    return rest, validate.special_records(special, file_name)
+    special = validate.special_records(special, file_name)
+    if special["year"].null_count() and "quarter" in rest.columns:  # the year the file's quarters are in
+        from analytics.importer.normalise import periods
+
+        years = periods(rest["quarter"])[0].drop_nulls()
+        if years.len():
+            special = special.with_columns(pl.col("year").fill_null(int(years.mode()[0])))
+    return rest, special
 
 
 def stored_columns(kind: str) -> list[str]:
