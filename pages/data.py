@@ -1,8 +1,10 @@
 """数据导入: upload exports, preview what the importer understood, import (or partially import), undo.
 
 Several files at once; each is previewed with its detected kind, layout, header row and encoding,
-the first rows as they will be stored, and every problem. Import is all-or-nothing per file unless
-partial import is chosen (good rows stored, refused rows kept with their reasons).
+the first rows as they will be stored, and every problem. What a file does not say (unit, year, period)
+is asked in fields; a column the importer does not know is chosen in the mapping step, with the file's
+own first rows beside it and the preview following live; the mapping is saved as a template. Import is
+all-or-nothing per file unless partial import is chosen (good rows stored, refused rows kept).
 """
 
 from __future__ import annotations
@@ -11,7 +13,16 @@ import streamlit as st
 
 from analytics import access, i18n
 from analytics.errors import UserError
-from analytics.importer import import_bytes, list_imports, preview_bytes, undo
+from analytics.importer import (
+    MAPPABLE,
+    MissingContext,
+    file_columns,
+    import_bytes,
+    list_imports,
+    options_for,
+    preview_bytes,
+    undo,
+)
 from pages import _ui as ui
 
 tr = ui.tr
@@ -35,13 +46,40 @@ KINDS = {
 }
 
 
+FIELD_LABELS = {
+    "name": ("姓名", "Name"),
+    "person_id": ("人员编号", "Person id"),
+    "unit": ("单位", "Unit"),
+    "section": ("处室/科室", "Section"),
+    "year": ("年度", "Year"),
+    "quarter": ("季度/期次", "Quarter / period"),
+    "grade": ("等次", "Grade"),
+    "annual_grade": ("年度考核等次", "Annual grade"),
+    "score": ("得分", "Score"),
+}
+AUTO = "__auto__"
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
-def _preview(content: bytes, file_name: str, kind: str | None):
-    """The importer's preview, cached by the file's bytes; errors come back as text."""
+def _preview(content: bytes, file_name: str, kind: str | None, given: tuple, mapping: tuple):
+    """The importer's preview, cached by the file's bytes and the user's answers; errors come back as text,
+    with what the file lacks ('unit', 'year', 'period', 'kind') when a field can supply it."""
     try:
-        return preview_bytes(content, file_name, kind), None
+        options = options_for(ui.store_path(), kind=kind, unit=given[0], year=given[1], period=given[2],
+                              sheet=given[3] or None, maps=[f"{f}={h}" for f, h in mapping])  # fmt: skip
+        return preview_bytes(content, file_name, kind, options=options, db=ui.store_path()), None, None
+    except MissingContext as exc:
+        return None, str(exc), exc.need
     except UserError as exc:
-        return None, str(exc)
+        return None, str(exc), None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _columns(content: bytes, file_name: str, sheet: str | None):
+    try:
+        return file_columns(content, file_name, sheet)
+    except UserError:
+        return None
 
 
 def show_preview(preview, error: str | None) -> None:
@@ -94,15 +132,89 @@ kind = st.selectbox(
     list(KINDS),
     format_func=lambda k: i18n.pick(KINDS[k], lang),
     key="upload_kind",
-    help=tr("一般无需选择，系统按表头识别。", "Usually detected from the headers."),
+    help=tr(
+        "一般无需选择，系统按表头识别；两类都像时会请你选择。", "Usually detected; you are asked when two kinds fit."
+    ),
 )
+
+
+def given_fields(needs: set[str]) -> tuple:
+    """What the files do not say: unit, year, period, sheet (opened when a file needs one)."""
+    with st.expander(tr("表外信息：文件里没写时填写", "Outside the table: fill in what the file does not say"),
+                     expanded=bool(needs), icon=":material/edit_note:"):  # fmt: skip
+        if needs:
+            asked = "、".join(i18n.pick(NEED_LABELS[n], lang) for n in sorted(needs))
+            st.info(tr(f"文件没有写明：{asked}。请在下面填写。", f"The file does not say: {asked}. Fill it in below."))
+        cols = st.columns(4)
+        unit = cols[0].text_input(tr("单位", "Unit"), key="ctx_unit", placeholder=tr("如 综合处", "e.g. 综合处"))
+        year = cols[1].text_input(tr("年度", "Year"), key="ctx_year", placeholder="2024")
+        period = cols[2].text_input(
+            tr("期次", "Period"), key="ctx_period", placeholder=tr("2024Q1 或 2024-10", "2024Q1 or 2024-10")
+        )
+        sheet = cols[3].text_input(tr("工作表（含隐藏表）", "Sheet (hidden ones too)"), key="ctx_sheet")
+    return (unit.strip(), year.strip(), period.strip(), sheet.strip())
+
+
+NEED_LABELS = {"unit": ("单位", "unit"), "year": ("年度", "year"), "period": ("期次", "period"),
+               "kind": ("文件类型", "kind of file")}  # fmt: skip
+
+
+def mapping_step(index: int, name: str, content: bytes, sheet: str | None, open_it: bool) -> tuple[tuple, str]:
+    """The file's own columns and first rows, and a choice of column per field; (choices, template name)."""
+    raw = _columns(content, name, sheet)
+    if raw is None or raw.width == 0:
+        return (), ""
+    with st.expander(tr("列对应：指定哪一列是姓名、单位、等次……", "Column mapping: which column is name, unit, grade …"),
+                     expanded=open_it, icon=":material/table_rows:"):  # fmt: skip
+        st.caption(tr("文件中的列与前几行（原样）：", "The file's columns and first rows, as written:"))
+        ui.show_table(raw, height=min(240, 38 + 35 * raw.height))
+        cols = st.columns(3)
+        chosen = []
+        for i, field in enumerate(MAPPABLE):
+            picked = cols[i % 3].selectbox(
+                i18n.pick(FIELD_LABELS[field], lang), [AUTO, *raw.columns], key=f"map_{index}_{field}",
+                format_func=lambda h: tr("（自动识别）", "(detect)") if h == AUTO else h,
+            )  # fmt: skip
+            if picked != AUTO:
+                chosen.append((field, picked))
+        template = st.text_input(
+            tr("保存为映射模板（名称）", "Save as mapping template (name)"), key=f"template_{index}",
+            help=tr("导入成功后保存；表头相同的文件以后自动套用。", "Saved after a successful import; files with the same header get it."),
+        )  # fmt: skip
+    return tuple(chosen), template.strip()
+
 
 if uploads:
     files = [(f.name, f.getvalue()) for f in uploads]
-    for name, content in files:
+    given = tuple(st.session_state.get(k, "").strip() for k in ("ctx_unit", "ctx_year", "ctx_period", "ctx_sheet"))
+    mappings = [
+        tuple(
+            (f, st.session_state[f"map_{i}_{f}"])
+            for f in MAPPABLE
+            if st.session_state.get(f"map_{i}_{f}", AUTO) != AUTO
+        )
+        for i in range(len(files))
+    ]
+    previews = [_preview(content, name, kind, given, mappings[i]) for i, (name, content) in enumerate(files)]
+    needs = {need for _, _, need in previews if need and need != "kind"}
+    given = given_fields(needs)
+    if any(need == "kind" for _, _, need in previews):
+        st.warning(
+            tr(
+                "有文件看不出或分不清类型：请在上面的「文件类型」中选择。",
+                "A file's kind is unclear: choose it under Kind of file above.",
+            )
+        )
+    plans = []
+    for i, (name, content) in enumerate(files):
         with st.container(border=True):
             st.markdown(f"**{ui.safe(name)}**")
-            show_preview(*_preview(content, name, kind))
+            preview, error, need = previews[i]
+            chosen, template = mapping_step(
+                i, name, content, given[3] or None, bool(mappings[i]) or (error is not None and need is None)
+            )
+            show_preview(preview, error)
+            plans.append((name, content, chosen, template))
     partial = st.checkbox(
         tr(
             "部分导入：存入无问题的行，有问题的行连同原因另存",
@@ -118,15 +230,18 @@ if uploads:
     ):
         progress = st.progress(0.0, text=tr("正在导入……", "Importing…"))
         results = []
-        for i, (name, content) in enumerate(files, start=1):
+        for i, (name, content, chosen, template) in enumerate(plans, start=1):
             progress.progress(
                 (i - 1) / len(files),
                 text=tr(f"正在导入 {name}（{i}/{len(files)}）", f"Importing {name} ({i}/{len(files)})"),
             )
             try:
+                options = options_for(ui.store_path(), kind=kind, unit=given[0], year=given[1], period=given[2],
+                                      sheet=given[3] or None, maps=[f"{f}={h}" for f, h in chosen])  # fmt: skip
                 result = import_bytes(
-                    ui.store_path(), content, name, kind=kind, partial=partial, user=st.session_state.get("user_name")
-                )
+                    ui.store_path(), content, name, kind=kind, partial=partial, user=st.session_state.get("user_name"),
+                    options=options, save_as=template or None,
+                )  # fmt: skip
                 results.append((name, result.status, result.report(lang), result.problems))
             except UserError as exc:
                 results.append((name, "refused", str(exc), None))

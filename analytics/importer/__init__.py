@@ -16,17 +16,19 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import polars as pl
+
 from analytics.errors import UserError
 from analytics.importer import load
 from analytics.importer.context import Given, MissingContext
 from analytics.importer.load import list_imports, store_prepared, undo
 from analytics.importer.pipeline import Options, fact_rows, prepare
 from analytics.importer.result import ImportResult, Preview, public_problems
-from analytics.upload_guard import DEFAULT_LIMITS, FILE_LIMITS, Limits
+from analytics.upload_guard import DEFAULT_LIMITS, FILE_LIMITS, Limits, check_upload
 
 __all__ = [
     "Given", "ImportResult", "MissingContext", "Options", "Preview", "import_bytes", "import_paths", "list_imports",
-    "options_for", "preview_bytes", "undo",
+    "MAPPABLE", "file_columns", "options_for", "preview_bytes", "undo",
 ]  # fmt: skip
 
 PREVIEW_ROWS = 20
@@ -129,3 +131,27 @@ def preview_bytes(content: bytes, file_name: str, kind: str | None = None, optio
         rows=rows, total_records=prepared.facts.height,
         problems=public_problems(prepared.problems), notes=prepared.notes, ignored_footer_rows=prepared.ignored_rows,
     )  # fmt: skip
+
+
+MAPPABLE = ("name", "person_id", "unit", "section", "year", "quarter", "grade", "annual_grade", "score")
+
+
+def file_columns(content: bytes, file_name: str, sheet: str | None = None, rows: int = 5) -> pl.DataFrame:
+    """The first table's header and first rows as read (text), for a mapping step; an empty frame when none.
+
+    UserError when the file cannot be read at all (the preview says why).
+    """
+    from analytics.importer import header
+    from analytics.importer.pipeline import refuse_word
+    from analytics.importer.sheets import read_sheets
+
+    refuse_word(content, file_name)
+    check_upload(content, file_name, DEFAULT_LIMITS)
+    sheets, _ = read_sheets(content, file_name)
+    for found in sheets:
+        if (sheet is not None and found.name != sheet) or (sheet is None and found.visible != "visible"):
+            continue
+        tables = header.split(found.grid, found.name, file_name, found.merges, found.titles)
+        if tables:
+            return tables[0].body.drop("__row").head(rows)
+    return pl.DataFrame()
