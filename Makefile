@@ -26,7 +26,9 @@ demo: $(STAMP)
 run: $(STAMP) $(if $(KAOHE_DB),,$(DEMO))
 	KAOHE_DB=$(or $(KAOHE_DB),$(DEMO)) $(BIN)/streamlit run app.py --server.port $(PORT)
 
+# Lint first: a merge that repeats a dict key or leaves an unused import fails here, not in review.
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2
 
 check: $(STAMP)
