@@ -62,6 +62,10 @@ def analysis_sections() -> dict[str, list]:
         tr("人员画像", "Profiles"): [
             st.Page(ui.PAGES["person"], title=tr("立体画像", "Person profile"), icon=":material/person:")
         ],
+        tr("申诉与推演", "Appeals and what-if"): [
+            st.Page("pages/appeals.py", title=tr("申诉复核", "Appeals"), icon=":material/gavel:"),
+            st.Page("pages/whatif.py", title=tr("结果推演", "What-if"), icon=":material/science:"),
+        ],
     }
 
 

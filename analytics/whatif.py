@@ -465,3 +465,44 @@ def preset_counts(data: AssessmentData, settings: Settings, names: tuple[str, ..
                      "description_en": PRESETS[name].describe(settings, "en"), **result.counts(),
                      "losses_gate": by_reason.get("gate", 0), "losses_cap": by_reason.get("cap", 0)})  # fmt: skip
     return pl.DataFrame(rows)
+
+
+def scenario_view(full: AssessmentData, settings: Settings, units: tuple[str, ...] = (), **scenario: object) -> WhatIf:
+    """run() on everything in scope (fair scores and flags need every unit), tables narrowed to `units`."""
+    result = run(full, settings, Scenario(**scenario))
+    if not units:
+        return result
+    keep = pl.col("unit").is_in(list(units))
+    return replace(
+        result,
+        quarterly=result.quarterly.filter(keep),
+        annual=result.annual.filter(keep),
+        consequences=result.consequences.filter(keep),
+    )
+
+
+def workbook(result: WhatIf, settings: Settings, lang: str = "zh") -> bytes:
+    """The scenario as xlsx: a first sheet saying what it assumes and that it is not a verdict, then the tables."""
+    import io
+
+    from analytics import export
+    from analytics.appeals.labels import for_people
+
+    zh = lang == "zh"
+    about = pl.DataFrame(
+        {
+            "field": ["说明", "情景", "提示"] if zh else ["Notice", "Scenario", "Note"],
+            "value": [DISCLAIMER_ZH if zh else DISCLAIMER_EN, result.scenario.describe(settings, lang), result.note],
+        }
+    )
+    sheets = {
+        ("推演说明" if zh else "About"): about,
+        ("优秀变化" if zh else "优秀 changes"): result.changes,
+        ("按单位" if zh else "By unit"): by_group(result, "unit"),
+        ("按赛道" if zh else "By lane"): by_group(result, "lane"),
+        ("季度等次变化" if zh else "Quarters moved"): result.quarterly,
+        ("结果运用变化" if zh else "Entitlements moved"): result.consequences,
+    }
+    buf = io.BytesIO()
+    export.write_xlsx({name: for_people(frame, lang) for name, frame in sheets.items()}, buf)
+    return buf.getvalue()
