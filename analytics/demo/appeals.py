@@ -48,7 +48,7 @@ SUBJECT_TEXT = {
 def _candidates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Quarterly rows below 好 with the rate each draws, from the stored grades and the planted truth."""
     sql = f"""
-    WITH lenient AS (SELECT subject AS reviewer, unit FROM demo_truth WHERE pattern = 'lenient_reviewer'),
+    WITH lenient AS (SELECT subject AS reviewer, unit FROM demo_truth WHERE pattern LIKE 'lenient%'),
          rotation AS (SELECT DISTINCT unit FROM demo_truth WHERE pattern LIKE 'rotation%')
     SELECT q.person_id, q.name, q.unit, q.section, q.year, q.quarter, q.grade, q.reviewer,
            l.reviewer IS NOT NULL AS lenient, r.unit IS NOT NULL AS rotation
