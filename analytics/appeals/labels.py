@@ -95,12 +95,18 @@ CODES: dict[str, dict[str, tuple[str, str]]] = {
     "appeal_subject": SUBJECTS,
     "reason_kind": REASONS,
     "decision": DECISIONS,
-    "attribution": {"named": ("申诉中点名", "named in the appeal"), "quarter": ("该季度评鉴人", "that quarter's reviewer"),
-                    "year": ("当年主要评鉴人", "that year's main reviewer")},  # fmt: skip
+    "attribution": {
+        "named": ("申诉中点名", "named in the appeal"),
+        "quarter": ("该季度评鉴人", "that quarter's reviewer"),
+        "year": ("当年主要评鉴人", "that year's main reviewer"),
+    },  # fmt: skip
     "change": {"gains": ("增加", "gains"), "loses": ("减少", "loses"), "same": ("不变", "same")},
     "reason": {"gate": ("未达门槛", "gate"), "cap": ("超出名额", "cap"), "freed": ("递补", "freed place")},
-    "consequence": {"commendation": ("嘉奖", "commendation"), "merit": ("记三等功", "merit citation"),
-                    "promotion_priority": ("优先提拔", "promotion priority")},  # fmt: skip
+    "consequence": {
+        "commendation": ("嘉奖", "commendation"),
+        "merit": ("记三等功", "merit citation"),
+        "promotion_priority": ("优先提拔", "promotion priority"),
+    },  # fmt: skip
 }
 # Of a zh/en pair of columns, only the one in the reader's language is shown.
 _PAIRS = ("reason", "consequence", "description", "evidence", "caveat")
