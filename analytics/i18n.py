@@ -36,7 +36,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "outcome_raw": ("结果运用(原文)", "Outcome (as written)"),
     "date": ("日期", "Date"),
     "detail": ("说明", "Detail"),
-    "amount": ("金额", "Amount"),
+    "amount": ("金额（元）", "Amount (CNY)"),
     "rank_in_lane": ("赛道排名", "Rank in lane"),
     "rank_change": ("名次变化", "Change"),
     "change": ("名次变化", "Change"),

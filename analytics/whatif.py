@@ -139,6 +139,14 @@ class WhatIf:
             "consequences_changed": self.consequences.height,
         }
 
+    def counts_sentence(self, lang: str = "zh") -> str:
+        c = self.counts()
+        if lang == "zh":
+            return (f"{c['gains']} 人次升为优秀，{c['losses']} 人次不再优秀，{c['quarters_changed']} 个人员季度等次变动，"
+                    f"{c['consequences_changed']} 人次的待遇随之变动")  # fmt: skip
+        return (f"{c['gains']} person-years gain 优秀, {c['losses']} lose it, {c['quarters_changed']} person-quarters "
+                f"change grade, {c['consequences_changed']} person-years' entitlements move")  # fmt: skip
+
 
 def fair_scores(quarterly: pl.DataFrame, settings: Settings) -> tuple[pl.DataFrame, str]:
     """(person_id, year, quarter, fair_score) from the leniency model, and its note."""

@@ -182,8 +182,7 @@ def _run_whatif(args) -> int:
         return 0
     scenario = _scenario(args)
     result = whatif.run(data, settings, scenario)
-    counts = result.counts()
-    print(f"{scenario.describe(settings, args.lang)} {counts}" + (f" ({result.note})" if result.note else ""),
+    print(f"{scenario.describe(settings, args.lang)} {result.counts_sentence(args.lang)}" + (f" ({result.note})" if result.note else ""),
           file=sys.stderr)  # fmt: skip
     if args.table is None and args.format == "xlsx":
         if not args.out:
