@@ -20,12 +20,26 @@ DEFAULT_SETTINGS_FILE = PROJECT_ROOT / "settings.toml"
 
 
 @dataclass(frozen=True)
+class UnitCap:
+    """One unit's own caps (a district may set each unit's 优秀 ratio between 15% and 35%); None = the general cap."""
+
+    unit: str
+    good_cap: float | None = None
+    excellent_cap: float | None = None
+
+
+@dataclass(frozen=True)
 class Quota:
     good_cap: float = 0.40  # share of 好 per unit and quarter
     good_min_quota: int = 1  # quota = max(floor(cap * n), this)
     excellent_cap: float = 0.20  # annual 优秀
     excellent_cap_approved: float = 0.25  # with approval
     approved_units: tuple[str, ...] = ()  # units allowed the higher cap
+    # [quota.unit_caps]: unit -> its own caps; they win over the general and the approved cap.
+    unit_caps: tuple[UnitCap, ...] = ()
+
+    def unit_cap(self, unit: str) -> UnitCap | None:
+        return next((c for c in self.unit_caps if c.unit == unit), None)
 
 
 @dataclass(frozen=True)
@@ -187,7 +201,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     values = {}
     for name, value in raw.items():
         default = getattr(cls(), name) if _has_defaults(cls) else None
-        if name == "rules":
+        if name == "unit_caps":
+            values[name] = _unit_caps(value, f"{where}.unit_caps")
+        elif name == "rules":
             values[name] = tuple(_build(LaneRule, r, f"{where}.rules") for r in value)
         elif name == "indexes":
             values[name] = tuple(IndexWeights(**r) for r in value)
@@ -197,7 +213,42 @@ def _build(cls: type, raw: Any, where: str) -> Any:
             values[name] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         else:
             values[name] = value
-    return cls(**values)
+    built = cls(**values)
+    if cls is Quota:
+        for cap in ("good_cap", "excellent_cap", "excellent_cap_approved"):
+            _share(getattr(built, cap), f"{where}.{cap}")
+    return built
+
+
+CAP_KEYS = ("good_cap", "excellent_cap")
+
+
+def _share(value: Any, where: str) -> float:
+    """A cap: a number in (0, 1]; a clear message naming the key otherwise (35 for 35% is the usual slip)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        hint = (
+            f" (write {value / 100:g} for {value:g}%)" if isinstance(value, int | float) and 5 <= value <= 100 else ""
+        )
+        raise SettingsError(f"{where}: a cap is a share between 0 and 1, like 0.35; got {value!r}{hint}")
+    return float(value)
+
+
+def _unit_caps(raw: Any, where: str) -> tuple[UnitCap, ...]:
+    """[quota.unit_caps] as UnitCaps: `"城关镇" = { excellent_cap = 0.30 }`, one line per unit."""
+    if not isinstance(raw, dict):
+        raise SettingsError(f'{where}: expected a table of units, like "城关镇" = {{ excellent_cap = 0.30 }}')
+    caps = []
+    for unit, given in raw.items():
+        here = f'{where}."{unit}"'
+        if not isinstance(given, dict) or not given:
+            raise SettingsError(
+                f"{here}: expected {{ good_cap = …, excellent_cap = … }} (either or both), got {given!r}"
+            )
+        unknown = sorted(set(given) - set(CAP_KEYS))
+        if unknown:
+            raise SettingsError(f"{here}: unknown cap(s) {unknown}; known: {list(CAP_KEYS)}")
+        caps.append(UnitCap(unit=str(unit), **{k: _share(v, f"{here}.{k}") for k, v in given.items()}))
+    return tuple(caps)
 
 
 def _has_defaults(cls: type) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from analytics import export, store
 from analytics.dataset import frames
 from analytics.lanes import pool_small_lanes
-from analytics.settings import LaneRule, Lanes, Settings, SettingsError, load_settings
+from analytics.settings import LaneRule, Lanes, Settings, SettingsError, UnitCap, load_settings
 from analytics.stats import bh_qvalues
 
 
@@ -27,6 +27,37 @@ def test_settings_unknown_key_is_a_clear_error(tmp_path):
     f = tmp_path / "s.toml"
     f.write_text("[quota]\ngood_capp = 0.3\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="good_capp"):
+        load_settings(f)
+
+
+def test_unit_caps_are_read_per_unit(tmp_path):
+    f = tmp_path / "s.toml"
+    f.write_text(
+        '[quota.unit_caps]\n"城关镇" = { excellent_cap = 0.35 }\n"财政局" = { good_cap = 0.3, excellent_cap = 0.15 }\n',
+        encoding="utf-8",
+    )
+    q = load_settings(f).quota
+    assert q.unit_caps == (UnitCap("城关镇", excellent_cap=0.35), UnitCap("财政局", good_cap=0.3, excellent_cap=0.15))
+    assert q.unit_cap("城关镇").good_cap is None and q.unit_cap("别处") is None and q.good_cap == 0.4
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '"城关镇" = { excellent_cap = 35 }',
+            r'unit_caps\."城关镇"\.excellent_cap: a cap is a share .* \(write 0\.35 for 35%\)',
+        ),
+        ('"城关镇" = { excellent = 0.3 }', r"unknown cap\(s\) \['excellent'\]; known: \['good_cap', 'excellent_cap'\]"),
+        ('"城关镇" = 0.3', r'"城关镇": expected \{ good_cap'),
+        ('"城关镇" = { good_cap = 0 }', "got 0"),
+        ('"城关镇" = { good_cap = "30%" }', "got '30%'"),
+    ],
+)
+def test_a_bad_unit_cap_is_a_clear_error(tmp_path, text, message):
+    f = tmp_path / "s.toml"
+    f.write_text(f"[quota.unit_caps]\n{text}\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=message):
         load_settings(f)
 
 

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from analytics.dataset import frames
-from analytics.quota import annual_quota, quarterly_quota
-from analytics.settings import Quota, Settings
+from analytics.quota import annual_quota, caps_table, quarterly_quota
+from analytics.settings import Quota, Settings, UnitCap
 
 
 def unit(name: str, grades: list[str], unit_type="综合管理", quarter=1) -> list[dict]:
@@ -72,3 +72,34 @@ def test_annual_excellent_against_caps_per_unit_and_lane():
         ("unit", "甲局", 10, 2, 0.20, 2, False),
     ]
     assert set(out["lane"]) == {"综合管理"}
+
+
+def test_a_units_own_caps_win_over_the_general_and_the_approved_cap():
+    caps = (UnitCap("甲局", good_cap=0.6, excellent_cap=0.1), UnitCap("丙局", excellent_cap=0.35))
+    settings = Settings().replace(quota=Quota(approved_units=("甲局", "乙局"), unit_caps=caps))
+    rows = unit("甲局", ["好"] * 3 + ["较好"] * 2) + unit("乙局", ["好"] * 3 + ["较好"] * 2)
+    q = quarterly_quota(quarterly(rows), settings).select("unit", "quota", "cap", "cap_source", "over").rows()
+    assert q == [("乙局", 2, 0.4, "general", True), ("甲局", 3, 0.6, "unit", False)]  # 3 of 5: over 40%, within 60%
+    ann = annual("甲局", ["优秀"] * 2 + ["称职"] * 8) + annual("乙局", ["优秀"] * 2 + ["称职"] * 8)
+    ann += annual("丙局", ["优秀"] * 3 + ["称职"] * 7)
+    out = annual_quota(frames(annual=pl.DataFrame(ann, schema_overrides={"year": pl.Int32})), settings)
+    units = out.filter(pl.col("level") == "unit").select("unit", "cap", "cap_source", "allowed", "over").rows()
+    assert units == [
+        ("丙局", 0.35, "unit", 3, False),
+        ("乙局", 0.25, "approved", 2, False),
+        ("甲局", 0.1, "unit", 1, True),  # its own 10% beats the approved 25%
+    ]
+    lane = out.filter(pl.col("level") == "lane").row(0, named=True)
+    assert (lane["cap"], lane["cap_source"]) == (0.2, "general")  # a lane answers to the general cap
+
+
+def test_caps_table_names_listed_units_the_data_lack():
+    settings = Settings().replace(
+        quota=Quota(unit_caps=(UnitCap("甲局", good_cap=0.3), UnitCap("甲 局", good_cap=0.5)))
+    )
+    table = caps_table(quarterly(unit("甲局", ["好"]) + unit("乙局", ["好"])), settings)
+    assert table.select("unit", "good_cap", "good_cap_source", "excellent_cap", "in_data").rows() == [
+        ("甲 局", 0.5, "unit", 0.2, False),
+        ("甲局", 0.3, "unit", 0.2, True),
+        ("乙局", 0.4, "general", 0.2, True),
+    ]

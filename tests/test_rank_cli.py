@@ -101,6 +101,29 @@ def test_quota_quarterly_and_annual(tiny_store):
     }
 
 
+def test_quota_uses_and_lists_a_units_own_cap(tiny_store, tmp_path):
+    own = tmp_path / "s.toml"
+    own.write_text(
+        '[quota.unit_caps]\n"甲局" = { excellent_cap = 0.5 }\n"丁局" = { good_cap = 0.3 }\n', encoding="utf-8"
+    )
+    annual = cli("quota", "--db", str(tiny_store), "--settings", str(own), "--annual", "--format", "json")
+    assert annual.returncode == 0, annual.stderr
+    unit = next(r for r in json.loads(annual.stdout) if r["level"] == "unit")
+    assert (unit["cap"], unit["cap_source"], unit["over"]) == (0.5, "unit", False)  # 3 of 6 within its own 50%
+    caps = cli("quota", "--db", str(tiny_store), "--settings", str(own), "--caps", "--format", "json")
+    assert caps.returncode == 0, caps.stderr
+    listed = {r["unit"]: (r["excellent_cap"], r["excellent_cap_source"], r["in_data"]) for r in json.loads(caps.stdout)}
+    assert listed == {"甲局": (0.5, "unit", True), "丁局": (0.2, "general", False), "乙局": (0.2, "general", True)}
+
+
+def test_a_bad_unit_cap_exits_2_naming_it(tiny_store, tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text('[quota.unit_caps]\n"甲局" = { excellent_cap = 1.5 }\n', encoding="utf-8")
+    done = cli("quota", "--db", str(tiny_store), "--settings", str(bad))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert 'unit_caps."甲局".excellent_cap' in done.stderr and "1.5" in done.stderr
+
+
 def test_help_explains_with_examples():
     done = cli("rank", "--help")
     assert done.returncode == 0 and "examples:" in done.stdout and "--by fair" in done.stdout

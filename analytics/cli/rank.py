@@ -7,7 +7,7 @@ import argparse
 from analytics.cli._common import add_db, add_output, emit, open_store, settings_of
 from analytics.dataset import load_dataset
 from analytics.errors import UserError
-from analytics.quota import annual_quota, quarterly_quota
+from analytics.quota import annual_quota, caps_table, quarterly_quota
 from analytics.rankings import PEOPLE_BY, UNITS_BY, parse_period, rank_people, rank_units
 
 RANK_EPILOG = """\
@@ -32,11 +32,14 @@ examples:
 QUOTA_EPILOG = """\
 Quarterly: quota = max(floor(cap x n), minimum), n = people graded (不确定等次 not counted);
 over = more 好 than the quota. Annual (--annual): share of 优秀 per unit and per lane against the
-cap (approved units get the higher cap). Caps live in settings.toml, [quota].
+cap (approved units get the higher cap). Caps live in settings.toml, [quota]; a unit listed in
+[quota.unit_caps] answers to its own 好 and/or 优秀 cap instead (column cap_source: unit, approved
+or general). --caps lists the cap each unit answers to, and names listed units the data lack.
 
 examples:
   python -m analytics quota --year 2025 --over
   python -m analytics quota --annual --format xlsx --out 优秀比例.xlsx
+  python -m analytics quota --caps --settings 本区设置.toml
 """
 
 
@@ -91,6 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--year", type=_year, metavar="YYYY", help="one year only")
     q.add_argument("--annual", action="store_true", help="annual 优秀 instead of quarterly 好")
     q.add_argument("--over", action="store_true", help="only rows over the cap")
+    q.add_argument("--caps", action="store_true", help="the 好 and 优秀 cap each unit answers to, and why")
     add_output(q)
     q.set_defaults(func=run_quota)
 
@@ -121,6 +125,11 @@ def run_rank(args: argparse.Namespace) -> int:
 
 def run_quota(args: argparse.Namespace) -> int:
     data, settings = _load(args)
+    if args.caps:
+        if args.annual or args.over or args.year is not None:
+            raise UserError("--caps lists the caps themselves: leave out --annual, --over and --year")
+        emit(caps_table(data, settings), args)
+        return 0
     frame = annual_quota(data, settings) if args.annual else quarterly_quota(data, settings)
     if args.year is not None:
         frame = frame.filter(frame["year"] == args.year)

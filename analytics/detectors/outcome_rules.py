@@ -34,6 +34,7 @@ from scipy import stats as sps
 from analytics.dataset import AssessmentData
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.outcomes import COUNT_COLUMNS, has_column, link, outcome_records
+from analytics.quota import excellent_cap_expr
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
 from analytics.vocab import EXCELLENT, NEGATIVE_GRADES, UNGRADED
@@ -275,13 +276,8 @@ def lane_excellent_share(linked: pl.DataFrame, settings: Settings) -> pl.DataFra
     """Lanes within a unit whose 优秀 share exceeds the cap while the unit's does not (binomial test, BH).
 
     Columns: unit, year, lane, n, k, cap, p_value, q_value, flagged."""
-    quota = settings.quota
     graded = linked.filter(pl.col("annual_grade").is_not_null() & (pl.col("annual_grade") != UNGRADED))
-    cap = (
-        pl.when(pl.col("unit").is_in(list(quota.approved_units)))
-        .then(quota.excellent_cap_approved)
-        .otherwise(quota.excellent_cap)
-    )
+    cap = excellent_cap_expr(settings)  # the unit's own, approved or general cap (analytics.quota)
     allowed = lambda n: pl.max_horizontal(pl.lit(1), (cap * n + 1e-9).floor())  # noqa: E731
     lanes = (
         graded.group_by("unit", "year", "lane")

@@ -34,6 +34,7 @@ from analytics.detectors._unit_stats import (
     unit_main_lane,
 )
 from analytics.detectors.base import empty_flags, finish_flags
+from analytics.quota import good_cap_expr
 from analytics.settings import Settings
 from analytics.vocab import GOOD
 
@@ -69,7 +70,7 @@ def unit_quarter_features(data: AssessmentData, settings: Settings) -> pl.DataFr
     )
     xlogx = [pl.when(pl.col(c) > 0).then(pl.col(c) * pl.col(c).log()).otherwise(0.0) for c in GRADE_SHARES]
     quota = pl.max_horizontal(
-        (pl.col("n") * settings.quota.good_cap + 1e-9).floor(), pl.lit(float(settings.quota.good_min_quota))
+        (pl.col("n") * good_cap_expr(settings) + 1e-9).floor(), pl.lit(float(settings.quota.good_min_quota))
     )
     previous = per.select("unit", (pl.col("t") + 1).alias("t"), prev_good="share_good", prev_points="points")
     per = (

@@ -27,6 +27,7 @@ from analytics.detectors._unit_stats import (
     unit_main_lane,
 )
 from analytics.detectors.base import empty_flags, finish_flags
+from analytics.quota import excellent_cap_expr, good_cap_expr
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
 from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT
@@ -40,8 +41,9 @@ def _quota(n: pl.Expr, cap: float | pl.Expr, floor_quota: int) -> pl.Expr:
 
 
 def _quarterly_quota(graded: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Per unit: quarters, quarters over the 好 cap, the worst quarter, totals for the lane test."""
-    cap = settings.quota.good_cap
+    """Per unit: quarters, quarters over the 好 cap (the unit's own where [quota.unit_caps] sets one), the worst quarter,
+    totals for the lane test."""
+    cap = good_cap_expr(settings)
     per_quarter = (
         graded.group_by("unit", "t")
         .agg(n=pl.len(), good=pl.col("is_good").sum())
@@ -70,7 +72,6 @@ def _annual_quota(annual: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Per unit: years graded, years with 优秀 over the cap, the worst year."""
     q = settings.quota
     rows = annual.filter(pl.col("annual_grade").is_in(list(ANNUAL_GRADE_RANK)) & pl.col("unit").is_not_null())
-    approved = pl.col("unit").is_in(list(q.approved_units))
     per_year = (
         rows.group_by("unit", "year")
         .agg(
@@ -78,7 +79,7 @@ def _annual_quota(annual: pl.DataFrame, settings: Settings) -> pl.DataFrame:
             excellent=(pl.col("annual_grade") == EXCELLENT).sum(),
             lane=pl.col("lane").drop_nulls().mode().first(),
         )
-        .with_columns(ecap=pl.when(approved).then(pl.lit(q.excellent_cap_approved)).otherwise(pl.lit(q.excellent_cap)))
+        .with_columns(ecap=excellent_cap_expr(settings))
         .with_columns(
             equota=_quota(pl.col("n_year"), pl.col("ecap"), q.good_min_quota),
             eshare=pl.col("excellent") / pl.col("n_year"),

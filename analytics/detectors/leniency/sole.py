@@ -24,6 +24,7 @@ from scipy.stats import binom, norm
 
 from analytics.detectors._unit_stats import robust_lane_z, unit_main_lane
 from analytics.detectors.leniency.quota import _quota
+from analytics.quota import good_cap_expr
 from analytics.settings import Settings
 
 
@@ -33,7 +34,7 @@ def unit_quarters(rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return (
         rows.group_by("unit", "t")
         .agg(n=pl.len(), k=pl.col("is_good").sum())
-        .with_columns(quota=_quota(pl.col("n"), q.good_cap, q.good_min_quota))
+        .with_columns(quota=_quota(pl.col("n"), good_cap_expr(settings), q.good_min_quota))
         .with_columns(over=pl.col("k") > pl.col("quota"), share=pl.col("k") / pl.col("n"))
     )
 
