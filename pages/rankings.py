@@ -187,6 +187,7 @@ with units_tab:
 
 with quota_tab:
     quota = overview.restrict_frame(ui.call(overview.quota_use, ui.FULL, ui.SETTINGS, year, quarter), units)
+    quota = i18n.code_labels(quota, "cap_source", lang)
     st.caption(
         tr(
             f"{ui.period_text(period)}：名额 = 评定人数 × 上限，向下取整，至少 1 人；不确定等次不计入。",
