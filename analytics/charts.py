@@ -12,6 +12,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from analytics.i18n import column_label, grade_label, kind_label, pick
+from analytics.numbers import period_ticks
 from analytics.vocab import QUARTERLY_GRADES
 
 CJK_FONT = "WenQuanYi Zen Hei, Noto Sans CJK SC, Source Han Sans SC, Microsoft YaHei, PingFang SC, sans-serif"
@@ -122,7 +123,7 @@ def grade_mix_bars(
         if part.height == 0 or part["count"].sum() == 0:
             continue
         fig.add_bar(
-            x=part["period"].to_list(),
+            x=period_ticks(part["period"].to_list(), lang),
             y=part["share"].to_list(),
             name=grade_label(grade, lang),
             marker_color=GRADE_COLORS.get(grade),
@@ -275,7 +276,7 @@ def bars(
     fig = go.Figure()
     groups = frame.partition_by(color, maintain_order=True, as_dict=True) if color else {("",): frame}
     for key, part in groups.items():
-        xs, ys = part[x].cast(pl.Utf8).to_list(), part[y].to_list()
+        xs, ys = period_ticks(part[x].cast(pl.Utf8).to_list(), lang), part[y].to_list()
         fig.add_bar(
             x=ys if horizontal else xs,
             y=xs if horizontal else ys,
@@ -322,7 +323,7 @@ def grade_timeline(timeline: pl.DataFrame, title: str, lang: str, height: int | 
     fig = go.Figure()
     if "score" in timeline.columns and timeline["score"].drop_nulls().len():
         fig.add_scatter(
-            x=timeline["period"].to_list(),
+            x=period_ticks(timeline["period"].to_list(), lang),
             y=timeline["score"].to_list(),
             mode="lines+markers",
             name=column_label("score", lang),
@@ -336,10 +337,12 @@ def grade_timeline(timeline: pl.DataFrame, title: str, lang: str, height: int | 
                 "side": "right",
                 "title": {"text": column_label("score", lang)},
                 "showgrid": False,
+                "tickmode": "auto",  # not synced to the grade ladder's ticks (that gave 85.72, 88.05 ...)
+                "tickformat": ".0f",
             }
         )
     fig.add_scatter(  # drawn last, so the grades sit on top of the score line
-        x=timeline["period"].to_list(),
+        x=period_ticks(timeline["period"].to_list(), lang),
         y=timeline["points"].to_list(),
         mode="markers+text",
         name=column_label("grade", lang),
@@ -376,7 +379,10 @@ def lines(
         return empty_figure(title, _nothing(lang), height)
     fig = go.Figure(
         go.Scatter(
-            x=frame[x].cast(pl.Utf8).to_list(), y=frame[y].to_list(), mode="lines+markers", line={"color": NEUTRAL}
+            x=period_ticks(frame[x].cast(pl.Utf8).to_list(), lang),
+            y=frame[y].to_list(),
+            mode="lines+markers",
+            line={"color": NEUTRAL},
         )
     )
     fig.update_yaxes(title=y_title or column_label(y, lang), tickformat=".0%" if percent else None, range=y_range)

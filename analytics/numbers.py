@@ -217,6 +217,18 @@ def period_words(label: str | None, lang: str) -> str:
     return f"{year}年第{'一二三四'[quarter - 1]}季度" if lang == "zh" else f"{year} Q{quarter}"
 
 
+def period_ticks(labels: list, lang: str) -> list:
+    """Chart-axis form of quarter labels: '2025Q2' -> '2025年二季度' / '2025 Q2'; other values unchanged."""
+
+    def one(label):
+        m = _PERIOD.match(label) if isinstance(label, str) else None
+        if not m:
+            return label
+        return f"{m.group(1)}年{'一二三四'[int(m.group(2)) - 1]}季度" if lang == "zh" else f"{m.group(1)} Q{m.group(2)}"
+
+    return [one(label) for label in labels]
+
+
 def period_span(first: str | None, last: str | None, lang: str) -> str:
     """'2024年第一季度—2025年第四季度', or one period when both ends agree."""
     if not first and not last:
