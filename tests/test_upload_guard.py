@@ -32,7 +32,7 @@ def test_real_samples_pass(samples):
         (_xlsx_like({"hello.txt": b"hi"}), "zip archive"),
         (b"PK\x03\x04garbage", "zip archive"),
     ],
-    ids=["empty", "binary", "zip-without-workbook", "damaged-zip"],  # the zip's bytes hold a timestamp: ids must not
+    ids=["empty", "binary", "zip-without-workbook", "damaged-zip"],  # the zip bytes hold a timestamp: not stable ids
 )
 def test_refusals_say_what_is_wrong(content, message):
     with pytest.raises(UserError, match=message):
