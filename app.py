@@ -11,6 +11,8 @@ gets its own navigation: Data import and Admin only for admins, Research only fo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from analytics import store
@@ -81,8 +83,36 @@ def admin_section() -> dict[str, list]:
     return {tr("管理", "Admin"): [st.Page(ui.PAGES["admin"], title=tr("用户与审计", "Users and audit"), icon=":material/admin_panel_settings:")]}  # fmt: skip
 
 
+# Every page's address: a link to one the session may not open still gets a page of ours, not Streamlit's
+# English "Page not found" (logged out: the login form under that address, so the link survives the login).
+ADDRESSES = [*(Path(p).stem for p in ui.PAGES.values()), "research_survey", "research_sql"]
+
+
+def no_access() -> None:
+    ui.page_setup("无权访问", "Not available")
+    st.warning(tr("您的角色不能打开此页面。", "Your role cannot open this page."), icon=":material/block:")
+
+
+def stand_ins(sections: dict[str, list], logged_out: bool) -> list:
+    """Hidden pages for the addresses `sections` lacks: the login page when logged out, else a refusal."""
+    # `_url_path`: the default page answers both "" and its own name, and `url_path` says only "".
+    taken = {getattr(page, "_url_path", None) for pages in sections.values() for page in pages}
+    if None in taken:  # a bare run outside `streamlit run` (pages are stubs there): no navigation to complete
+        return []
+    return [
+        st.Page(ui.PAGES["login"] if logged_out else no_access, title=tr("登录", "Log in") if logged_out
+                else tr("无权访问", "Not available"), url_path=address, visibility="hidden")
+        for address in ADDRESSES if address not in taken
+    ]  # fmt: skip
+
+
 def sections_for(role: str) -> dict[str, list]:
-    """The navigation a role gets (pages a role lacks cannot be opened: a URL to them lands on the default)."""
+    """The navigation a role gets, and stand-ins for every other address (see `stand_ins`)."""
+    sections = _sections(role)
+    return sections | {"": [*sections.get("", []), *stand_ins(sections, role == ui.LOGGED_OUT)]}
+
+
+def _sections(role: str) -> dict[str, list]:
     research = {tr("研究", "Research"): research_pages()}
     if role == ui.LOGGED_OUT:
         return {"": [login_page()]}

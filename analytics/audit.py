@@ -5,7 +5,9 @@ Append-only from the product: this module only inserts and reads; nothing update
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from datetime import datetime
 
 import duckdb
@@ -24,6 +26,14 @@ ACTIONS = (
     "user_change",
     "sql",
 )
+
+
+def os_actor() -> str:
+    """Who runs a command-line write: 'cli:<OS user>' (the uid where the system has no name for it)."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"
 
 
 def record(

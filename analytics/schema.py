@@ -272,6 +272,19 @@ USERS = Table(
     ),
 )
 
+SESSIONS = Table(
+    "sessions",
+    "login session (a signed token in the browser's cookie; the token itself is never stored)",
+    (
+        ("session_id", "VARCHAR PRIMARY KEY", "sha256 of the token's random id"),
+        ("user_name", "VARCHAR", "whose session"),
+        ("issued_at", "TIMESTAMP", "login time"),
+        ("expires_at", "TIMESTAMP", "no use after"),
+        ("revoked_at", "TIMESTAMP", "ended by logout, disabling or a new password; NULL while valid"),
+        ("revoked_why", "VARCHAR", "logout, disabled, password changed"),
+    ),
+)
+
 AUDIT_LOG = Table(
     "audit_log",
     "audited action (append-only)",
@@ -320,6 +333,7 @@ TABLES: tuple[Table, ...] = (
     SURVEY_ANSWERS,
     DEMO_TRUTH,
     USERS,
+    SESSIONS,
     AUDIT_LOG,
     FLAG_REVIEWS,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import access, audit, i18n, overview
-from analytics.auth import ROLE_LABELS, ROLES
+from analytics.auth import MIN_PASSWORD, ROLE_LABELS, ROLES
 from analytics.errors import UserError
 from pages import _ui as ui
 
@@ -34,14 +34,12 @@ def role_label(role: str) -> str:
 
 
 def change(action: str, name: str, **kwargs) -> None:
-    """Apply one account change, audit it, and say how it went."""
+    """Apply one account change (audited as this admin in the same transaction), and say how it went."""
     try:
-        access.change_user(db, action, name, **kwargs)
+        access.change_user(db, action, name, actor=me.user_name if me else None, **kwargs)
     except UserError as exc:
-        st.error(str(exc))
+        st.error(ui.safe(str(exc)))
         return
-    detail = {"action": action, "role": kwargs.get("role"), "units": kwargs.get("units")}
-    ui.audit("user_change", name, {k: v for k, v in detail.items() if v})
     ui.forget_user_cache()
     st.session_state["admin_message"] = tr(f"已完成：{action} {name}", f"Done: {action} {name}")
     st.rerun()
@@ -65,10 +63,13 @@ with users_tab:
             ui.call(overview.units, ui.FULL),
             key="new_user_units",
         )
-        password = st.text_input(tr("初始密码（至少 8 位）", "Initial password (8+ characters)"), type="password",
-                                 max_chars=200, key="new_user_password")  # fmt: skip
+        password = st.text_input(
+            tr(f"初始密码（至少 {MIN_PASSWORD} 位，不含用户名，非常见密码）",
+               f"Initial password ({MIN_PASSWORD}+ characters, without the user name, not a common one)"),
+            type="password", max_chars=200, key="new_user_password",
+        )  # fmt: skip
         if st.form_submit_button(tr("新增", "Add"), icon=":material/person_add:"):
-            change("add", name.strip(), role=role, password=password,
+            change("add", name, role=role, password=password,
                    units=units if role in ("head", "inspector") else None)  # fmt: skip
 
     with manage_col, st.container(border=True):

@@ -9,9 +9,10 @@ all-or-nothing per file unless partial import is chosen (good rows stored, refus
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
-from analytics import access, i18n
+from analytics import i18n
 from analytics.errors import UserError
 from analytics.importer import (
     MAPPABLE,
@@ -34,7 +35,8 @@ ui.page_setup(
         "xlsx, xls and csv (UTF-8 or GBK/GB18030); title rows and signature footers are recognised.",
     ),
 )
-ui.require_role("admin", ui.ANONYMOUS)  # admins; anyone on an open store (the demo city)
+ui.require_role("admin", ui.ANONYMOUS)  # admins; on an open store (the demo city) visitors are asked for one
+ui.require_admin_for_import()  # nobody imports anonymously: that would lock the store with no account
 lang = ui.lang()
 KINDS = {
     None: ("自动识别", "Detect"),
@@ -245,12 +247,9 @@ if uploads:
                 results.append((name, result.status, result.report(lang), result.problems))
             except UserError as exc:
                 results.append((name, "refused", str(exc), None))
-            ui.audit("import", name, {"status": results[-1][1]})
         progress.progress(1.0, text=tr("完成", "Done"))
         ui.clear_caches()
         st.session_state["import_results"] = results
-        if ui.current_role() == ui.ANONYMOUS and access.store_facts(ui.store_path(), ui.settings()).required:
-            st.session_state["login_now_required"] = True
 
 for name, status, text, problems in st.session_state.get("import_results", []):
     good = status in ("imported", "partial", "duplicate")
@@ -270,38 +269,30 @@ else:
         i18n.code_labels(history.drop("sha256", "warnings"), "status", lang), "kind", lang, "import_kind"
     )
     ui.show_table(shown, height=min(360, 38 + 35 * history.height))
-    live = [i for i, status in zip(history["import_id"], history["status"], strict=True) if status != "undone"]
-    if live:
+    live = history.filter(pl.col("status") != "undone").sort("import_id", descending=True)
+    if live.height:
+        ids = live["import_id"].to_list()
+        facts = {i: (name, rows or 0) for i, name, rows in live.select("import_id", "file_name", "rows").rows()}
         with st.container(horizontal=True, vertical_alignment="bottom"):
-            chosen = st.selectbox(
-                tr("撤销导入", "Undo an import"),
-                list(reversed(live)),
-                key="undo_id",
-                width=200,
-                format_func=lambda i: f"#{i}",
-            )
-            sure = st.checkbox(tr("确认撤销（原始文件仍保留）", "Confirm (the original file is kept)"), key="undo_sure")
+            # Keyed by the newest import: after a new import the box shows (and targets) that one, never an old pick.
+            chosen = st.selectbox(tr("撤销导入", "Undo an import"), ids, key=f"undo_id_{ids[0]}", width=200,
+                                  format_func=lambda i: f"#{i} {facts[i][0]}")  # fmt: skip
+            file_name, rows = facts[chosen]
+            sure = st.checkbox(
+                tr(f"确认撤销导入 #{chosen}「{ui.safe(file_name)}」，删除其 {rows:,} 行（原始文件仍保留）",
+                   f"Confirm: undo import #{chosen} '{ui.safe(file_name)}', removing its {rows:,} rows (the original is kept)"),
+                key=f"undo_sure_{chosen}",
+            )  # fmt: skip
             if st.button(tr("撤销", "Undo"), disabled=not sure, icon=":material/undo:"):
                 try:
-                    removed = undo(ui.store_path(), int(chosen))
-                    ui.audit("undo", f"import #{chosen}", {"rows": removed})
+                    removed = undo(ui.store_path(), int(chosen), user=st.session_state.get("user_name"))
                     ui.clear_caches()
                     st.session_state["undo_message"] = tr(
-                        f"已撤销导入 #{chosen}，删除 {removed} 行。",
-                        f"Import #{chosen} undone: {removed} rows removed.",
+                        f"已撤销导入 #{chosen}「{ui.safe(file_name)}」，删除 {removed} 行。",
+                        f"Import #{chosen} '{ui.safe(file_name)}' undone: {removed} rows removed.",
                     )
                     st.rerun()
                 except UserError as exc:
                     st.error(str(exc))
-if st.session_state.pop("login_now_required", False):
-    st.warning(
-        tr(
-            "本数据库现已含导入的人员数据：此后打开本应用需要登录。请在服务器上创建管理员账号：",
-            "This store now holds imported personnel records: from now on the app asks for a login. "
-            "Create an administrator on the server:",
-        ),
-        icon=":material/lock:",
-    )
-    st.code(f"python -m analytics users add admin --role admin --db {ui.store_path()}", language="bash")
 if msg := st.session_state.pop("undo_message", None):
     st.success(msg)

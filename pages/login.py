@@ -1,7 +1,10 @@
 """登录 · Log in: user name and password (argon2id hashes, lockout after repeated failures), or single sign-on.
 
-The only page a session sees while the store needs a login and nobody is logged in. Every attempt is
-audited (login / login_failed); the refusal never says whether the name or the password was wrong.
+The only page a session sees while the store needs a login and nobody is logged in; a link to any other
+page (a bookmark, a shared `/flags?flag=…`) shows this page under that address and, after the login, the
+page itself with its parameters. Every attempt is audited by analytics.auth; one answer for every refusal
+never says whether the name exists, the password was wrong or the account is locked. Nothing here names
+a path on the server.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import access
-from analytics.auth import LoginRefused
+from analytics.errors import UserError
 from pages import _ui as ui
 
 tr = ui.tr
@@ -39,7 +42,7 @@ if facts.users == 0:
         ),
         icon=":material/person_add:",
     )
-    st.code(f"python -m analytics users add admin --role admin --db {ui.store_path()}", language="bash")
+    st.code("python -m analytics users add admin --role admin --db <本应用的数据库文件>", language="bash")
 
 left, _ = st.columns([1, 1.4])
 with left:
@@ -54,15 +57,12 @@ with left:
         )
         submitted = st.form_submit_button(tr("登录", "Log in"), type="primary", icon=":material/login:")
     if submitted:
-        name = (name or "").strip()
         try:
-            user = access.login(ui.store_path(), name, password or "", ui.settings())
-        except LoginRefused as exc:
-            ui.make_recorder(name or ui.ANONYMOUS)("login_failed", name, {"how": "password"})
-            st.error(str(exc), icon=":material/block:")
+            ui.login(access.login(ui.store_path(), name or "", password or "", ui.settings()))
+        except UserError as exc:  # LoginRefused, or no session could be stored
+            st.error(ui.safe(str(exc)), icon=":material/block:")
         else:
-            ui.login(user)
-            st.rerun()
+            st.rerun()  # the same address: a deep link's page opens with its parameters
     if ui.sso_configured():
         st.divider()
         if st.button(tr("单点登录", "Sign in with single sign-on"), icon=":material/key:", key="sso_login"):

@@ -109,8 +109,21 @@ def test_page_renders_on_an_empty_store(tmp_path, monkeypatch, page):
         assert any("python -m analytics" in c.value for c in at.code)
 
 
+ADMIN_PASSWORD = "s3cret-pass-word"
+
+
+def first_admin(at: AppTest) -> AppTest:
+    """On an open store the Data page first asks for the administrator account (issue 14): make it."""
+    at.text_input(key="first_admin_name").input("admin")
+    at.text_input(key="first_admin_password").input(ADMIN_PASSWORD)
+    at.text_input(key="first_admin_again").input(ADMIN_PASSWORD)
+    next(b for b in at.button if b.label == "创建并登录").click().run()
+    assert at.session_state["role"] == "admin"
+    return at
+
+
 def test_data_page_on_an_empty_store_offers_an_upload(tmp_path, monkeypatch):
-    at = open_app(tmp_path / "none.duckdb", monkeypatch, "pages/data.py")
+    at = first_admin(open_app(tmp_path / "none.duckdb", monkeypatch, "pages/data.py"))
     no_exception(at)
     assert len(at.file_uploader) == 1 and at.file_uploader[0].accept_multiple_files
     assert "还没有导入记录" in "\n".join(c.value for c in at.caption)
@@ -240,7 +253,7 @@ QUARTERLY_CSV = (
 
 def test_upload_of_a_gb18030_csv_previews_and_imports(tmp_path, monkeypatch):
     db = tmp_path / "store.duckdb"
-    at = open_app(db, monkeypatch, "pages/data.py")
+    at = first_admin(open_app(db, monkeypatch, "pages/data.py"))
     at.file_uploader[0].set_value(("平时考核_测试.csv", QUARTERLY_CSV, "text/csv")).run()
     no_exception(at)
     assert metric(at, "类型") == "平时考核"
@@ -255,17 +268,11 @@ def test_upload_of_a_gb18030_csv_previews_and_imports(tmp_path, monkeypatch):
     finally:
         con.close()
     assert len(at.dataframe[-1].value) == 1  # the import history
-    # Imported personnel records: from now on the app asks for a login (issue 9); an admin sees them at once.
-    assert any("需要登录" in w.value for w in at.warning)
-    at.run()
+    # Imported personnel records: from now on the app asks for a login (issue 9), with the account made first.
+    at = open_app(db, monkeypatch)
     assert at.markdown[0].value == "### 登录"
-    con = store.connect(db)
-    try:
-        auth.add_user(con, "admin", "admin", "s3cret-pass")
-    finally:
-        con.close()
     at.text_input(key="login_name").input("admin")
-    at.text_input(key="login_password").input("s3cret-pass")
+    at.text_input(key="login_password").input(ADMIN_PASSWORD)
     at.button[0].click().run()
     no_exception(at)
     assert metric(at, "参加考核人数") == "6"
@@ -274,7 +281,7 @@ def test_upload_of_a_gb18030_csv_previews_and_imports(tmp_path, monkeypatch):
 def test_upload_of_a_bad_file_is_refused_with_its_reason(tmp_path, monkeypatch, samples):
     db = tmp_path / "store.duckdb"
     bad = (samples / "有问题_缺少等次列.csv").read_bytes()
-    at = open_app(db, monkeypatch, "pages/data.py")
+    at = first_admin(open_app(db, monkeypatch, "pages/data.py"))
     at.file_uploader[0].set_value(("有问题_缺少等次列.csv", bad, "text/csv")).run()
     no_exception(at)
     assert at.error, "the preview must say what is wrong"
@@ -323,7 +330,9 @@ def test_a_head_sees_the_lane_ranks_an_admin_sees(demo_db, monkeypatch, tmp_path
     import shutil
     from datetime import datetime
 
+    from analytics import access
     from analytics.auth import User
+    from analytics.settings import load_settings
 
     db = tmp_path / "demo.duckdb"
     shutil.copy(demo_db, db)
@@ -334,9 +343,9 @@ def test_a_head_sees_the_lane_ranks_an_admin_sees(demo_db, monkeypatch, tmp_path
     con = store.connect(db)
     auth.add_user(con, "head1", "head", "a long enough password 1", [unit])
     con.close()
-    head = open_app(
-        db, monkeypatch, "pages/rankings.py", user=User("head1", "head", frozenset({unit})), login_at=datetime.now()
-    )
+    user = User("head1", "head", frozenset({unit}))
+    token = access.start_session(db, user, load_settings())  # a session is its signed token (issue 14)
+    head = open_app(db, monkeypatch, "pages/rankings.py", user=user, login_at=datetime.now(), session_token=token)
     no_exception(head)
     mine = head.dataframe[0].value
     assert set(mine["单位"]) == {unit}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from analytics.settings import Auth, Settings
 @pytest.fixture
 def con(tmp_db):
     c = store.connect(tmp_db)
+    c.execute("INSERT INTO quarterly (person_id, unit) VALUES ('P1', '财政局')")  # heads are scoped to real units
     yield c
     c.close()
 
@@ -46,11 +48,24 @@ def test_lockout_after_repeated_failures_then_unlock(con):
     auth.add_user(con, "wang", "admin", "s3cret-pass")
     t0 = datetime(2026, 1, 1, 9, 0)
     for _ in range(3):
-        with pytest.raises(auth.LoginRefused, match="wrong"):
+        with pytest.raises(auth.LoginRefused):
             auth.authenticate(con, "wang", "bad-password", s, now=t0)
-    with pytest.raises(auth.LoginRefused, match="locked"):
+    with pytest.raises(auth.LoginRefused):
         auth.authenticate(con, "wang", "s3cret-pass", s, now=t0 + timedelta(minutes=5))
+    reasons = [json.loads(d)["reason"] for d in audit.read_log(con, "wang", "login_failed")["detail"]]
+    assert reasons == ["locked", "wrong password", "wrong password", "wrong password"]  # newest first
     assert auth.authenticate(con, "wang", "s3cret-pass", s, now=t0 + timedelta(minutes=16)).role == "admin"
+    assert con.execute("SELECT failed_logins, locked_until FROM users").fetchone() == (0, None)
+
+
+def test_a_right_password_within_the_allowed_tries_resets_the_count(con):
+    s = Settings().replace(auth=Auth(max_failed_logins=3, lock_minutes=15))
+    auth.add_user(con, "wang", "admin", "s3cret-pass")
+    for _ in range(2):
+        with pytest.raises(auth.LoginRefused):
+            auth.authenticate(con, "wang", "bad-password", s)
+    assert auth.authenticate(con, "wang", "s3cret-pass", s).role == "admin"  # the third try, right: in
+    assert con.execute("SELECT failed_logins FROM users").fetchone()[0] == 0
 
 
 def test_unknown_user_and_wrong_password_read_the_same(con):
@@ -65,8 +80,10 @@ def test_unknown_user_and_wrong_password_read_the_same(con):
 def test_disabled_user_cannot_log_in(con):
     auth.add_user(con, "wang", "admin", "s3cret-pass")
     auth.set_disabled(con, "wang")
-    with pytest.raises(auth.LoginRefused, match="disabled"):
+    with pytest.raises(auth.LoginRefused) as refused:
         auth.authenticate(con, "wang", "s3cret-pass", Settings())
+    assert str(refused.value) == auth.REFUSED
+    assert json.loads(audit.read_log(con, "wang", "login_failed")["detail"][0])["reason"] == "disabled"
 
 
 def test_login_required_once_data_is_imported(con):
@@ -96,15 +113,15 @@ def test_users_cli_add_list_disable(tmp_db):
             [sys.executable, "-m", "analytics", *argv, "--db", str(tmp_db)], input=stdin, capture_output=True, text=True
         )
 
-    assert (
-        run(
-            "users", "add", "wang", "--role", "head", "--units", "财政局", "--password-stdin", stdin="s3cret-pass\n"
-        ).returncode
-        == 0
-    )
+    added = run(
+        "users", "add", "wang", "--role", "head", "--units", "财政局", "--allow-unknown-unit", "--password-stdin",
+        stdin="s3cret-pass\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
     listed = run("users", "list")
     assert listed.returncode == 0 and "wang" in listed.stdout and "argon2" not in listed.stdout
     bad = run("users", "add", "wu", "--role", "head", "--password-stdin", stdin="s3cret-pass\n")
     assert bad.returncode == 2 and "units" in bad.stderr and "Traceback" not in bad.stderr
     assert run("users", "disable", "wang").returncode == 0
-    assert "user_change" in run("audit").stdout
+    log = run("audit", "--action", "user_change").stdout
+    assert log.count("user_change") == 2 and f"{audit.os_actor()},user_change,wang" in log

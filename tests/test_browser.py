@@ -8,6 +8,7 @@ text on screen, the overview fitting 1440x900 without scrolling.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -40,16 +41,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a demo store built for this test; yields the base URL."""
-    from analytics.demo import build_demo
-
-    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
-    build_demo(db, seed=7)
+@contextlib.contextmanager
+def serve(db: Path, log_path: Path):
+    """`streamlit run app.py` on the store `db`, on a free port; yields the base URL."""
     port = _free_port()
     env = dict(os.environ, KAOHE_DB=str(db), STREAMLIT_CLIENT_SHOW_ERROR_DETAILS="full")
-    log = open(tmp_path_factory.mktemp("log") / "server.log", "w")  # noqa: SIM115  (closed below)
+    log = open(log_path, "w")  # noqa: SIM115  (closed below)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -91,8 +88,9 @@ def server(tmp_path_factory):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def page(server):
+@contextlib.contextmanager
+def browser_tab():
+    """A headless Chromium tab at 1440x900 with a Chinese locale."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -111,6 +109,23 @@ def page(server):
         tab.set_default_timeout(90_000)
         yield tab
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a demo store built for this test; yields the base URL."""
+    from analytics.demo import build_demo
+
+    db = tmp_path_factory.mktemp("browser") / "demo.duckdb"
+    build_demo(db, seed=7)
+    with serve(db, tmp_path_factory.mktemp("log") / "server.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with browser_tab() as tab:
+        yield tab
 
 
 def settle(tab, quiet: float = 0.75, limit: float = 90.0, start: float | None = None) -> float:
@@ -218,6 +233,12 @@ def test_upload_a_gb18030_csv(server, page, tmp_path):
     csv = tmp_path / "平时考核_浏览器.csv"
     csv.write_bytes(("人员编号,姓名,单位,单位类型,内设机构,职务层次,年度,季度,等次,得分\r\n" + rows).encode("gb18030"))
     page.goto(f"{server}/data")
+    settle(page)
+    # Nobody imports anonymously into the open demo store: the Data page first asks for the admin account.
+    page.get_by_label("管理员用户名").fill("admin")
+    page.get_by_label(re.compile("^密码")).fill("kettle-bridge-42")
+    page.get_by_label("再次输入密码").fill("kettle-bridge-42")
+    page.get_by_role("button", name="创建并登录").click()
     settle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv))
     settle(page)

@@ -16,13 +16,16 @@ Manage app users (stored in the store's `users` table, passwords hashed with arg
 examples:
   python -m analytics users add wang --role head --units 常山县财政局,常山县税务局
   python -m analytics users add li --role inspector            # all units
+  python -m analytics users add chen --role head --units 新设局 --allow-unknown-unit   # unit not imported yet
   python -m analytics users add zhao --role researcher --password-stdin < pw.txt
   python -m analytics users list
   python -m analytics users disable wang
   python -m analytics users passwd wang
 
 roles: admin (imports, undo, users), head (listed units only), inspector (listed units or all),
-researcher (pseudonymised data, small groups suppressed)."""
+researcher (pseudonymised data, small groups suppressed).
+passwords: at least 10 characters, 4 different ones, not containing the user name, not a common password.
+names are trimmed (' admin' is 'admin'). Every change is audited as cli:<OS user>."""
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -44,15 +47,23 @@ def _run_users(args: argparse.Namespace) -> int:
             return 0
         if not args.name:
             raise UserError(f"`users {args.action}` needs a user name")
+        actor = audit.os_actor()  # every change is audited in its own transaction, as the OS user
         if args.action == "add":
+            if not args.role:
+                raise UserError(
+                    f"`users add` needs --role ({', '.join(auth.ROLES)}): no account gets a role by default"
+                )
             units = [u.strip() for u in args.units.split(",") if u.strip()] if args.units else None
-            auth.add_user(con, args.name, args.role, _password(args), units)
+            user = auth.add_user(con, args.name, args.role, _password(args), units,
+                                 allow_unknown_units=args.allow_unknown_unit, actor=actor)  # fmt: skip
+            name = user.user_name
         elif args.action == "passwd":
-            auth.set_password(con, args.name, _password(args))
+            auth.set_password(con, args.name, _password(args), actor=actor)
+            name = args.name.strip()
         else:
-            auth.set_disabled(con, args.name, args.action == "disable")
-        audit.record(con, "cli", "user_change", args.name, {"action": args.action, "role": args.role})
-        print(f"{args.action}: {args.name}")
+            auth.set_disabled(con, args.name, args.action == "disable", actor=actor)
+            name = args.name.strip()
+        print(f"{args.action}: {name}")
         return 0
     finally:
         con.close()
@@ -76,8 +87,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("action", choices=("add", "list", "disable", "enable", "passwd"))
     p.add_argument("name", nargs="?", help="user name")
-    p.add_argument("--role", choices=auth.ROLES, default="inspector", help="role for `add` (default inspector)")
+    p.add_argument("--role", choices=auth.ROLES, help="role for `add` (required)")
     p.add_argument("--units", help="comma-separated units in scope (required for heads; inspectors: default all)")
+    p.add_argument(
+        "--allow-unknown-unit",
+        action="store_true",
+        help="accept --units the store does not hold yet (normally refused as a likely typo)",
+    )
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add_db(p)
     add_output(p)

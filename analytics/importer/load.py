@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import store
+from analytics import audit, store
 from analytics.errors import UserError
 from analytics.importer import pipeline, validate
 from analytics.importer.layout import RAW, REC, ROW, SHEET
@@ -110,7 +110,9 @@ def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool
     rejected = _insert_rejected(con, prepared, problems, import_id)
     status = "partial" if partial and problems.height else "imported"
     prepared.notes.extend(notes)
+    user = user or audit.os_actor()  # the app passes its logged-in user; the CLI is the OS user
     _insert_import(con, prepared, import_id, digest, stored, rejected, status, user)
+    audit.record(con, user, "import", prepared.file_name, {"import_id": import_id, "status": status, "rows": stored})
     keep_original(path, digest, content)
     return result_of(prepared, status, problems, import_id=import_id, rows=stored, rejected=rejected)
 
@@ -271,8 +273,9 @@ def list_imports(db=None) -> pl.DataFrame:
         con.close()
 
 
-def undo(db, import_id: int) -> int:
-    """Remove one import's rows from every imported table and mark it 'undone'; the original stays."""
+def undo(db, import_id: int, user: str | None = None) -> int:
+    """Remove one import's rows from every imported table and mark it 'undone' (audited as `user`, else
+    the OS user, in the same transaction); the original stays."""
     path = store.db_path(db)
     if not path.exists():
         raise UserError(f"没有数据库 no store at {path}")
@@ -294,6 +297,7 @@ def undo(db, import_id: int) -> int:
                     .height
                 )
             con.execute("UPDATE imports SET status = 'undone' WHERE import_id = ?", [import_id])
+            audit.record(con, user or audit.os_actor(), "undo", f"import #{import_id}", {"rows": removed})
         return removed
     finally:
         con.close()

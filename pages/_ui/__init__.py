@@ -4,6 +4,8 @@
 - lang:     the chosen language and formatting for people (labels, percentages, periods, escaped text)
 - cache:    analytics results cached by store version, settings, scope and filters (`ui.call`)
 - session:  login, logout, single sign-on, the gate every run passes, audit recording
+- cookie:   the session token in the browser's cookie (read from the request, written by a tiny script)
+- setup:    the first administrator account, asked for before an open store's first import
 - filters:  the sidebar (language switch, period, lane, units)
 - frame:    the page frame (title, CSS) and the start screen of an empty store
 - tables:   translated tables, formula-safe downloads, Plotly figures
@@ -51,6 +53,7 @@ from pages._ui.session import (
     sso_provider,
     unprotected_banner,
 )
+from pages._ui.setup import require_admin_for_import
 from pages._ui.state import (
     ALL,
     ANONYMOUS,

@@ -7,8 +7,8 @@ import streamlit as st
 from analytics.dataset import EVERYTHING, AssessmentData
 from pages._ui.cache import clear_caches, current_scope, data, full_data, optional, store_path
 from pages._ui.lang import tr
-from pages._ui.session import can_import
-from pages._ui.state import PAGES
+from pages._ui.session import current_role
+from pages._ui.state import ANONYMOUS, PAGES
 
 _CSS = """
 <style>
@@ -76,7 +76,7 @@ def start_screen() -> None:
     Only for those who may import: a user limited to some units, or logged out, just hears that
     nothing is within their access (the demo button would replace the whole store).
     """
-    if not can_import() or current_scope() != EVERYTHING:
+    if current_role() not in ("admin", ANONYMOUS) or current_scope() != EVERYTHING:
         st.info(
             tr("您的权限范围内没有考核数据。", "There is no assessment data within your access."),
             icon=":material/info:",
@@ -94,7 +94,7 @@ def start_screen() -> None:
                 "Or from the command line:",
             )
         )
-        st.code(f"python -m analytics import 平时考核_2024.xlsx --db {store_path()}", language="bash")
+        st.code("python -m analytics import 平时考核_2024.xlsx --db <本应用的数据库文件>", language="bash")
         st.page_link(PAGES["data"], label=tr("前往数据页", "Go to the Data page"), icon=":material/upload_file:")
     with right:
         st.markdown(tr("#### 先看演示城市", "#### Try the demo city"))

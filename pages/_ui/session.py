@@ -1,7 +1,14 @@
-"""Who this session is: login and logout, single sign-on, the gate every run passes, audit recording."""
+"""Who this session is: login and logout, single sign-on, the session cookie, the gate every run passes, audit.
+
+A login (password or single sign-on) gets a signed, expiring token (analytics.sessions) that the browser
+keeps in a cookie, so a reload, a bookmark or a new tab resumes the session until it expires, the user
+logs out (the token is revoked in the store) or the account is disabled or given a new password.
+Logins, resumptions and logouts are audited by analytics, in the transaction that decides them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +19,7 @@ from analytics import access, auth, i18n
 from analytics.auth import ROLE_LABELS, User
 from analytics.dataset import EVERYTHING
 from analytics.errors import UserError
+from pages._ui import cookie
 from pages._ui.cache import facts, settings, store_path
 from pages._ui.lang import lang, safe, tr
 from pages._ui.state import (
@@ -23,8 +31,10 @@ from pages._ui.state import (
     LOGIN_AT_KEY,
     MESSAGE_KEY,
     NOTHING,
+    REFUSED_TOKEN_KEY,
     ROLE_KEY,
     SCOPE_KEY,
+    TOKEN_KEY,
     USER_KEY,
     VIEW_ACTIONS,
 )
@@ -70,9 +80,16 @@ def _live_user(path: str, user_name: str) -> User | None:
     return access.current_user(path, user_name)
 
 
+@st.cache_data(ttl=15, max_entries=1024, show_spinner=False)
+def _live_token(path: str, token: str) -> bool:
+    """Whether the session's token still holds (a logout in another tab revokes it): re-read every 15 s at most."""
+    return access.session_alive(path, token)
+
+
 def forget_user_cache() -> None:
-    """After an account change: every session re-reads its user on its next run."""
+    """After an account change: every session re-reads its user and token on its next run."""
     _live_user.clear()
+    _live_token.clear()
 
 
 def make_recorder(user_name: str) -> Callable[[str, str, dict], None]:
@@ -106,8 +123,8 @@ def current_role() -> str:
 
 
 def can_import() -> bool:
-    """Imports and undo: admins, and anyone on a store that needs no login (the demo city)."""
-    return current_role() in ("admin", ANONYMOUS)
+    """Imports and undo: admins only (an open store asks for its first admin first: pages/_ui/setup.py)."""
+    return current_role() == "admin"
 
 
 def _fresh_session() -> None:
@@ -120,23 +137,48 @@ def _fresh_session() -> None:
 
 
 def login(user: User, how: str = "password") -> None:
-    """Start a session for `user` (after analytics.auth.authenticate or a single sign-on) and audit it."""
+    """Start a session for `user` (analytics already checked and audited the login): a fresh session state
+    and a signed token for the browser's cookie. UserError when the token cannot be made: no session then."""
+    token = access.start_session(store_path(), user, settings())
     _fresh_session()
     st.session_state[USER_KEY] = user
     st.session_state[LOGIN_AT_KEY] = datetime.now()
+    st.session_state[TOKEN_KEY] = token
     st.session_state[HOOK_KEY] = make_recorder(user.user_name)
     st.session_state[JUST_LOGGED_IN] = True
-    audit("login", user.user_name, {"role": user.role, "how": how})
 
 
 def logout(reason: str = "logout", message: tuple[str, str] | None = None) -> None:
-    """End the session (button, expiry, disabled account); the next run shows the login page if one is needed."""
+    """End the session (button, expiry, disabled account): revoke its token, audit, forget its state.
+
+    The next run tells the browser to drop the cookie and shows the login page if one is needed."""
     user = current_user()
+    token = st.session_state.get(TOKEN_KEY)
     if user is not None:
-        make_recorder(user.user_name)("logout", user.user_name, {"reason": reason})
+        # The session ends here even when the store cannot record it; an unrevoked token expires on its own.
+        with contextlib.suppress(UserError):
+            access.end_session(store_path(), token, user.user_name, reason)
     _fresh_session()
+    if token:
+        st.session_state[REFUSED_TOKEN_KEY] = token  # the cookie this tab opened with: never resume it
     if message:
         st.session_state[MESSAGE_KEY] = message
+
+
+def _resume() -> User | None:
+    """The session a cookie carries (a reload, a bookmark, a new tab), when its token still holds."""
+    token = cookie.browser_token()
+    if not token or st.session_state.get(REFUSED_TOKEN_KEY) == token:
+        return None
+    found = access.resume_session(store_path(), token)
+    if found is None:
+        st.session_state[REFUSED_TOKEN_KEY] = token
+        return None
+    user, started = found
+    st.session_state[USER_KEY] = user
+    st.session_state[LOGIN_AT_KEY] = started
+    st.session_state[TOKEN_KEY] = token
+    return user
 
 
 def sso_configured() -> bool:
@@ -177,16 +219,15 @@ def _try_sso(path: str) -> User | None:
     if identity is None or st.session_state.get("sso_refused") == identity:
         return None
     try:
-        user = access.sso_user(path, identity)
+        user = access.sso_user(path, identity)  # audits the sign-on or its refusal
+        login(user, how="sso")
     except UserError:
-        st.session_state["sso_refused"] = identity  # audit the refusal once, not on every rerun
-        make_recorder(identity)("login_failed", identity, {"how": "sso"})
+        st.session_state["sso_refused"] = identity  # refused (and audited) once, not on every rerun
         st.session_state[MESSAGE_KEY] = (
             "单点登录的账号在本系统没有登记或已停用，请联系管理员。",
             "Your single sign-on identity has no enabled account here; ask an administrator.",
         )
         return None
-    login(user, how="sso")
     return user
 
 
@@ -194,8 +235,12 @@ def _check_session(user: User) -> User | None:
     """The user if their session is still good; otherwise end it (expired, disabled, removed)."""
     live = _live_user(str(store_path()), user.user_name)
     started = st.session_state.get(LOGIN_AT_KEY)
+    token = st.session_state.get(TOKEN_KEY)
     if live is None:
         logout("disabled", ("账号已停用，会话已结束。", "Your account was disabled; the session has ended."))
+        return None
+    if not isinstance(token, str) or not _live_token(str(store_path()), token):
+        logout("revoked", ("会话已结束，请重新登录。", "Your session has ended; please log in again."))
         return None
     if not isinstance(started, datetime) or auth.session_expired(started, settings()):
         logout("expired", ("会话已过期，请重新登录。", "Your session has expired; please log in again."))
@@ -215,7 +260,10 @@ def gate() -> Access:
     if user is not None:
         user = _check_session(user)
     if user is None:
+        user = _resume()
+    if user is None:
         user = _try_sso(str(store_path()))
+    cookie.keep(st.session_state.get(TOKEN_KEY) if user else None, settings().auth.session_minutes)
     if user is not None:
         scope, name = user.scope, user.user_name
     else:
