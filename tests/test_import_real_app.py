@@ -5,7 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from analytics import store
-from tests.test_app import _navigation_mode, metric, no_exception, open_app  # noqa: F401 - autouse: app.py navigation
+from tests.test_app import (  # noqa: F401 - autouse: app.py navigation
+    _navigation_mode,
+    first_admin,
+    metric,
+    no_exception,
+    open_app,
+)
 
 REAL = Path(__file__).parent / "samples" / "real"
 
@@ -24,7 +30,7 @@ def upload(at, name: str):
 
 def test_a_file_without_unit_asks_in_a_field_then_imports(tmp_path, monkeypatch):
     db = tmp_path / "store.duckdb"
-    at = upload(open_app(db, monkeypatch, "pages/data.py"), "平时考核导出.xlsx")
+    at = upload(first_admin(open_app(db, monkeypatch, "pages/data.py")), "平时考核导出.xlsx")
     no_exception(at)
     assert any("--unit" in e.value or "单位" in e.value for e in at.error)
     assert any("文件没有写明：单位" in i.value for i in at.info)
@@ -38,7 +44,7 @@ def test_a_file_without_unit_asks_in_a_field_then_imports(tmp_path, monkeypatch)
 
 def test_the_mapping_step_shows_the_columns_and_previews_live(tmp_path, monkeypatch):
     db = tmp_path / "store.duckdb"
-    at = upload(open_app(db, monkeypatch, "pages/data.py"), "jeecg_考核导出.xlsx")
+    at = upload(first_admin(open_app(db, monkeypatch, "pages/data.py")), "jeecg_考核导出.xlsx")
     no_exception(at)
     assert any("评定档次" in e.value for e in at.error)  # the preview says which column is missing
     grade = at.selectbox(key="map_0_grade")
@@ -55,7 +61,7 @@ def test_the_mapping_step_shows_the_columns_and_previews_live(tmp_path, monkeypa
 
 def test_a_file_of_two_kinds_is_imported_as_the_kind_chosen(tmp_path, monkeypatch):
     db = tmp_path / "store.duckdb"
-    at = upload(open_app(db, monkeypatch, "pages/data.py"), "人事系统_年度名单.csv")
+    at = upload(first_admin(open_app(db, monkeypatch, "pages/data.py")), "人事系统_年度名单.csv")
     no_exception(at)
     assert any("文件类型" in w.value for w in at.warning)
     at.selectbox(key="upload_kind").select("annual").run()
