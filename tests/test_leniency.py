@@ -285,6 +285,24 @@ def test_scores_raised_with_the_grades_point_to_the_quota_evidence():
     assert leniency_flags(strong).height == 0
 
 
+def test_a_stronger_section_beside_a_lenient_one_is_not_named_by_the_quota_evidence():
+    # The unit goes over its cap because of 抬分人 (scores raised with the grades); 强科 is honestly stronger
+    # and also gets many 好, but holds less of the unit's 好 above the cap: only 抬分人 is flagged.
+    rng = np.random.default_rng(7)
+    rows = honest_city(rng)
+    sections = {"抬分人": 8, "强科": 5, "甲": 6, "乙": 6, "丙": 6}
+    rows += quota_unit(
+        "抬分局", sections, rng, 12, lenient={"抬分人": 0.8}, over_cap=True, raise_scores=8.0, stronger={"强科": 1.5}
+    )
+    flags = leniency_flags(rows)
+    assert flags["subject"].to_list() == ["抬分人"]
+    stats = json.loads(flags["statistics"][0])
+    assert stats["basis"] == "scores_rose" and 0.5 <= stats["excess_r"] / stats["unit_excess"] <= 1.0
+    assert (
+        "超出上限的'好'有" in flags["evidence_zh"][0] and "above the cap in those quarters" in flags["evidence_en"][0]
+    )
+
+
 def test_reviewers_of_fewer_than_three_people_are_not_judged():
     rng = np.random.default_rng(11)
     rows = honest_city(rng) + quota_unit("小科局", {"两人科": 2, "甲": 8, "乙": 8}, rng, lenient={"两人科": 1.0})

@@ -124,77 +124,54 @@ def _spread_test(units: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     )
 
 
+def _numbers() -> list[pl.Expr | str]:
+    """The slots both languages' evidence share, after their own opening: grade mix, the test, entropy, SD, run."""
+    return [
+        pct(pl.col("p_good")),
+        pct(pl.col("negative")),
+        pct(1 - pl.col("modal_share")),
+        pct(pl.col("lane_outside")),
+        p_text(pl.col("p_value")),
+        p_text(pl.col("q_value")),
+        num(pl.col("H")),
+        num(pl.col("center")),
+        num(pl.col("sd")),
+        "longest_run",
+    ]
+
+
+def _also(template: str, whole: str, sep: str) -> pl.Expr:
+    """'Also compressed: ...' naming the other flagged windows (null when there are none)."""
+    others = pl.col("other_windows")
+    return pl.when(others != "").then(
+        pl.format(template, others.str.replace_all(WHOLE, whole).str.replace_all(",", sep))
+    )
+
+
 def _evidence() -> tuple[pl.Expr, pl.Expr]:
     window_zh = pl.when(pl.col("window") == WHOLE).then(pl.lit("全期")).otherwise(pl.format("{} 年", "window"))
     window_en = (
         pl.when(pl.col("window") == WHOLE).then(pl.lit("over the whole period")).otherwise(pl.format("in {}", "window"))
     )
-    others = pl.col("other_windows")
-    zh = pl.concat_str(
-        [
-            pl.format(
-                "{}：{} {} 个季度 {} 人次（{} 人）中 {} 为'{}'（'好' {}，'一般/较差' {}），其他等次只占 {}，"
-                "同赛道同期中位 {}（随机效应 z 检验 p {}，q {}）；等次分布熵 {}，同赛道同期中位数 {}；等次标准差 {}；"
-                "最长连续 {} 个季度无'一般/较差'。",
-                "unit",
-                window_zh,
-                "quarters",
-                "N",
-                "people",
-                pct(pl.col("modal_share")),
-                "modal_grade",
-                pct(pl.col("p_good")),
-                pct(pl.col("negative")),
-                pct(1 - pl.col("modal_share")),
-                pct(pl.col("lane_outside")),
-                p_text(pl.col("p_value")),
-                p_text(pl.col("q_value")),
-                num(pl.col("H")),
-                num(pl.col("center")),
-                num(pl.col("sd")),
-                "longest_run",
-            ),
-            pl.when(others != "").then(
-                pl.format("同样趋中的还有：{}。", others.str.replace_all("all", "全期").str.replace_all(",", "、"))
-            ),
-        ],
-        ignore_nulls=True,
+    grade_en = pl.format(
+        "{} ({})", pl.col("modal_grade").replace_strict(QUARTERLY_GRADE_EN, default=None), "modal_grade"
     )
-    en = pl.concat_str(
-        [
-            pl.format(
-                "{} {}: {} of {} person-quarters ({} people, {} quarters) got {} (Good {}, Average/Poor {}), other "
-                "grades only {} against a lane median of {} in the same window (random-effects z test p {}, q {}); grade entropy "
-                "{} against a lane median of {}; grade SD {}; {} quarters running without Average/Poor.",
-                "unit",
-                window_en,
-                pct(pl.col("modal_share")),
-                "N",
-                "people",
-                "quarters",
-                pl.format(
-                    "{} ({})", pl.col("modal_grade").replace_strict(QUARTERLY_GRADE_EN, default=None), "modal_grade"
-                ),
-                pct(pl.col("p_good")),
-                pct(pl.col("negative")),
-                pct(1 - pl.col("modal_share")),
-                pct(pl.col("lane_outside")),
-                p_text(pl.col("p_value")),
-                p_text(pl.col("q_value")),
-                num(pl.col("H")),
-                num(pl.col("center")),
-                num(pl.col("sd")),
-                "longest_run",
-            ),
-            pl.when(others != "").then(
-                pl.format(
-                    " Also compressed: {}.", others.str.replace_all("all", "whole period").str.replace_all(",", ", ")
-                )
-            ),
-        ],
-        ignore_nulls=True,
+    zh = pl.format(
+        "{}：{} {} 个季度 {} 人次（{} 人）中 {} 为'{}'（'好' {}，'一般/较差' {}），其他等次只占 {}，"
+        "同赛道同期中位 {}（随机效应 z 检验 p {}，q {}）；等次分布熵 {}，同赛道同期中位数 {}；等次标准差 {}；"
+        "最长连续 {} 个季度无'一般/较差'。",
+        "unit", window_zh, "quarters", "N", "people", pct(pl.col("modal_share")), "modal_grade", *_numbers(),
+    )  # fmt: skip
+    en = pl.format(
+        "{} {}: {} of {} person-quarters ({} people, {} quarters) got {} (Good {}, Average/Poor {}), other "
+        "grades only {} against a lane median of {} in the same window (random-effects z test p {}, q {}); grade "
+        "entropy {} against a lane median of {}; grade SD {}; {} quarters running without Average/Poor.",
+        "unit", window_en, pct(pl.col("modal_share")), "N", "people", "quarters", grade_en, *_numbers(),
+    )  # fmt: skip
+    return (
+        pl.concat_str([zh, _also("同样趋中的还有：{}。", "全期", "、")], ignore_nulls=True),
+        pl.concat_str([en, _also(" Also compressed: {}.", "whole period", ", ")], ignore_nulls=True),
     )
-    return zh, en
 
 
 def _caveats() -> tuple[pl.Expr, pl.Expr]:

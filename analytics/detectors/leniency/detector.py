@@ -3,13 +3,16 @@
 - Units with two or more named reviewers: each reviewer against the unit's other people at equal score
   (within_unit: Mantel-Haenszel over unit x quarter x score fifth, basis 'within'); without scores, by quarter
   only (basis 'unscored', with its caveat).
-- When the scores rose with the grades (the reviewer's people sit at SCORES_ROSE_PERCENTILE of the unit's scores
-  or above on average, and the unit went over its cap in at least SCORES_ROSE_QUARTERS of the reviewer's
-  quarters), the equal-score comparison explains the leniency away. Then the quota evidence is read too: in the
-  quarters the unit went over its cap, the reviewer's people's 好 against the unit's others (Mantel-Haenszel by
-  quarter, without the between-reviewer spread: the rule break is the evidence). The smaller p of the two is
-  used, doubled (Bonferroni). When the quota one decides (basis 'scores_rose') the caveat says the leniency may
-  be in the scores too and points to the quota flag.
+- When the scores rose with the grades, the equal-score comparison explains the leniency away; then the quota
+  evidence is the witness. A unit that goes over its cap names at most one reviewer for it: the one whose people
+  hold the most of the unit's 好 above the cap's share (in the quarters over the cap, sum of a_t - cap n_t against
+  the unit's sum of k_t - cap N_t), at least half of it, over the cap in at least SCORES_ROSE_QUARTERS quarters,
+  with its people scoring above the unit's median on average. A stronger section that merely shares an over-cap
+  unit with a lenient one holds less of the excess and is judged at equal score only. The named reviewer gets a
+  second test (basis 'scores_rose'): in the quarters over the cap, its people's 好 against the unit's others
+  (Mantel-Haenszel by quarter, without the between-reviewer spread: the rule break is the evidence). Both tests
+  enter the false-discovery control; the flag keeps the one with the smaller q, and when the quota one decides
+  its caveat says the leniency may be in the scores too and points to the quota flag.
 - Units with one reviewer or none: sole (the unit's 好 against the cap and its lane, quarter by quarter).
 
 A reviewer needs at least settings.leniency.min_people people and min_graded person-quarters in the unit, and
@@ -35,13 +38,14 @@ from analytics.detectors.leniency.evidence import (
     leniency_caveats,
     leniency_evidence,
 )
-from analytics.detectors.leniency.sole import sole_bodies, unit_quarters, unit_totals
+from analytics.detectors.leniency.quota import quarter_quotas
+from analytics.detectors.leniency.sole import sole_bodies, unit_totals
 from analytics.detectors.leniency.within_unit import compare, score_percentile, with_between_variance
 from analytics.settings import Settings
 from analytics.stats import bh_qvalues
 
 LENIENCY_FULL = 0.50  # 50 share points above the comparison is as severe as it gets
-SCORES_ROSE_PERCENTILE = 0.6  # mean score percentile of a reviewer's people from which its scores count as raised
+SCORES_ROSE_PERCENTILE = 0.5  # its people's mean score percentile must be above the unit's median (scores rose)
 SCORES_ROSE_QUARTERS = 2  # quarters over the cap before the quota evidence is read as the scores' witness
 SCORED_SHARE = 0.5  # share of a reviewer's rows with a score before the comparison is made at equal score
 
@@ -76,9 +80,8 @@ def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
 
 def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
     """Per (unit, named reviewer): person-quarters, people, scored share, mean score percentile, window, quarters
-    over the cap among its own, and the people of the rest of the unit."""
+    over the cap among its own and the unit's 好 above the cap its people hold, and the people of the rest of the unit."""
     named = rows.filter(pl.col("reviewer").is_not_null())
-    over = named.select("unit", "reviewer", "t").unique().join(quarters.select("unit", "t", "over"), on=["unit", "t"])
     per_unit = rows.group_by("unit").agg(unit_people=pl.col("person_id").n_unique())
     return (
         named.group_by("unit", "reviewer")
@@ -90,10 +93,29 @@ def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
             t_from=pl.col("t").min(),
             t_to=pl.col("t").max(),
         )
-        .join(over.group_by("unit", "reviewer").agg(quarters_r=pl.len(), over_r=pl.col("over").sum()), on=["unit", "reviewer"])
+        .join(_over_cap_quarters(named, quarters), on=["unit", "reviewer"])
         .join(per_unit, on="unit")
         .with_columns(others=pl.col("unit_people") - pl.col("people"))
-    )  # fmt: skip
+    )
+
+
+def _over_cap_quarters(named: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
+    """Per (unit, reviewer): quarters graded, of them over the unit's cap, and in those quarters the 好 its people
+    got above the cap's share of them (sum of a_t - cap n_t, `excess_r`) beside the unit's 好 above the cap's share
+    of the whole unit (sum of k_t - cap N_t, `unit_excess`): whose people hold the unit's excess."""
+    f = pl.col
+    per = (
+        named.group_by("unit", "reviewer", "t")
+        .agg(n_r=pl.len(), a_r=f("is_good").sum())
+        .join(quarters.select("unit", "t", "n", "k", "cap", "over"), on=["unit", "t"])
+    )
+    over = f("over")
+    return per.group_by("unit", "reviewer").agg(
+        quarters_r=pl.len(),
+        over_r=over.sum(),
+        excess_r=(f("a_r") - f("cap") * f("n_r")).filter(over).sum(),
+        unit_excess=(f("k") - f("cap") * f("n")).filter(over).sum(),
+    )
 
 
 def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -125,20 +147,42 @@ def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Setting
         .join(raw.select(*keys, rd_raw="rd", se_raw="se", z_raw="z", p_raw="p", tau2_raw="tau2"), on=keys, how="left")
         .join(over.select(*keys, rd_over="rd", se_over="se", z_over="z", p_over="p"), on=keys, how="left")
     )
-    rose = scored & (pl.col("score_pct") >= SCORES_ROSE_PERCENTILE) & (pl.col("over_r") >= SCORES_ROSE_QUARTERS)
-    rose &= pl.col("p_over").is_not_null()
-    over_decides = rose & (pl.col("p_over") < pl.col("p_adj"))
     unscored = ~scored
-    return bodies.with_columns(
-        basis=pl.when(unscored).then(pl.lit(UNSCORED)).when(over_decides).then(pl.lit(SCORES_ROSE))
-        .otherwise(pl.lit(WITHIN)),
-        p=pl.when(unscored).then("p_raw").when(rose).then(
-            (2 * pl.min_horizontal("p_adj", "p_over")).clip(upper_bound=1.0)).otherwise("p_adj"),
-        effect=pl.when(unscored).then("rd_raw").when(over_decides).then("rd_over").otherwise("rd"),
-        z_used=pl.when(unscored).then("z_raw").when(over_decides).then("z_over").otherwise("z_adj"),
-        subject=pl.col("reviewer"),
-        subject_type=pl.lit("reviewer"),
-    ).filter(pl.col("p").is_not_null())  # fmt: skip
+    tested = bodies.with_columns(
+        basis=pl.when(unscored).then(pl.lit(UNSCORED)).otherwise(pl.lit(WITHIN)),
+        p=pl.when(unscored).then("p_raw").otherwise("p_adj"),
+        effect=pl.when(unscored).then("rd_raw").otherwise("rd"),
+        z_used=pl.when(unscored).then("z_raw").otherwise("z_adj"),
+    )
+    witness = _quota_witness(bodies).with_columns(
+        basis=pl.lit(SCORES_ROSE), p=pl.col("p_over"), effect=pl.col("rd_over"), z_used=pl.col("z_over")
+    )
+    return (
+        pl.concat([tested, witness])
+        .with_columns(subject=pl.col("reviewer"), subject_type=pl.lit("reviewer"))
+        .filter(pl.col("p").is_not_null())
+    )
+
+
+def _quota_witness(bodies: pl.DataFrame) -> pl.DataFrame:
+    """The one reviewer per over-cap unit that the quota evidence names (module docstring): scored, its people
+    above the unit's median score, over the cap in at least SCORES_ROSE_QUARTERS of its quarters, holding the most
+    of the unit's 好 above the cap and at least half of it; ties go to the stronger equal-score evidence."""
+    f = pl.col
+    named = (
+        (f("scored") >= SCORED_SHARE)
+        & (f("score_pct") > SCORES_ROSE_PERCENTILE)
+        & (f("over_r") >= SCORES_ROSE_QUARTERS)
+        & (f("unit_excess") > 0)
+        & (2 * f("excess_r") >= f("unit_excess"))
+        & f("p_over").is_not_null()
+    )
+    return (
+        bodies.filter(named)
+        .sort([f("unit").cast(pl.Utf8), "excess_r", "p_adj", f("reviewer").cast(pl.Utf8)],
+              descending=[False, True, False, False], nulls_last=True)
+        .unique("unit", keep="first", maintain_order=True)
+    )  # fmt: skip
 
 
 class LeniencyDetector:
@@ -153,7 +197,7 @@ class LeniencyDetector:
         if rows.height == 0:
             return empty_flags()
         lc = settings.leniency
-        quarters = unit_quarters(rows, settings)
+        quarters = quarter_quotas(rows, settings)
         totals = unit_totals(rows, quarters, settings)
         within = _within_bodies(rows, quarters, settings)
         sole = sole_bodies(rows, totals, settings).with_columns(z_used=pl.lit(None, dtype=pl.Float64))
@@ -165,11 +209,15 @@ class LeniencyDetector:
         if not parts:
             return empty_flags()
         bodies = pl.concat(parts, how="diagonal_relaxed")
-        bodies = bodies.sort("unit", "subject")  # fixed order: BH ranks ties by position
+        bodies = bodies.sort("unit", "subject", "basis")  # fixed order: BH ranks ties by position
         bodies = bodies.with_columns(
             p_value=pl.col("p"), q_value=pl.Series(bh_qvalues(bodies["p"].fill_null(np.nan).to_numpy())).fill_nan(None)
         )
         flagged = bodies.filter((pl.col("q_value") < lc.alpha) & (pl.col("effect") >= lc.min_effect))
+        # One flag per reviewer and unit: of its tests (equal score, quota witness) the one with the smaller q.
+        flagged = flagged.sort("unit", "subject", "q_value", "p_value", "basis").unique(
+            ["unit", "subject_type", "subject"], keep="first", maintain_order=True
+        )
         if flagged.height == 0:
             return empty_flags()
         flagged = flagged.join(totals.select(pl.col("unit").cast(pl.Utf8), "lane"), on="unit", how="left")
@@ -198,6 +246,6 @@ class LeniencyDetector:
 
 _STATISTICS = (
     "basis", "effect", "z_used", "rd", "se_adj", "z_adj", "p_adj", "tau2_adj", "rd_raw", "se_raw", "z_raw", "p_raw",
-    "tau2_raw", "rd_over", "se_over", "z_over", "p_over", "score_pct", "scored", "quarters_r", "over_r", "people", "others", "share", "allowed_share",
+    "tau2_raw", "rd_over", "se_over", "z_over", "p_over", "score_pct", "scored", "quarters_r", "over_r", "excess_r", "unit_excess", "people", "others", "share", "allowed_share",
     "lane_mean", "tau2_lane", "z_lane", "p_cap", "p_lane", "quarters", "quarters_over",
 )  # fmt: skip

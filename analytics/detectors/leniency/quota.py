@@ -35,27 +35,35 @@ from analytics.vocab import ANNUAL_GRADE_RANK, EXCELLENT
 SEVERITY_SPAN = 0.30  # a share 30 points above the cap (or the lane) is as severe as it gets
 
 
-def _quota(n: pl.Expr, cap: float | pl.Expr, floor_quota: int) -> pl.Expr:
+def good_quota(n: pl.Expr, cap: float | pl.Expr, floor_quota: int) -> pl.Expr:
     """Most top grades allowed: floor(cap * n), at least `floor_quota`."""
     return pl.max_horizontal((n * cap + 1e-9).floor().cast(pl.Int64), pl.lit(floor_quota, dtype=pl.Int64))
 
 
-def _quarterly_quota(graded: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Per unit: quarters, quarters over the 好 cap (the unit's own where [quota.unit_caps] sets one), the worst quarter,
-    totals for the lane test."""
-    cap = good_cap_expr(settings)
-    per_quarter = (
-        graded.group_by("unit", "t")
-        .agg(n=pl.len(), good=pl.col("is_good").sum())
-        .with_columns(quota=_quota(pl.col("n"), cap, settings.quota.good_min_quota), share=pl.col("good") / pl.col("n"))
-        .with_columns(over=pl.col("good") > pl.col("quota"))
-    )
+def quarter_quotas(graded: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Per unit and quarter: n graded, k given 好, the cap (the unit's own where [quota.unit_caps] sets one), the
+    quota, the share of 好 and whether it went over the quota."""
     return (
-        per_quarter.sort("unit", "share", "t", descending=[False, True, False])
+        graded.group_by("unit", "t")
+        .agg(n=pl.len(), k=pl.col("is_good").sum())
+        .with_columns(cap=good_cap_expr(settings))
+        .with_columns(
+            quota=good_quota(pl.col("n"), pl.col("cap"), settings.quota.good_min_quota), share=pl.col("k") / pl.col("n")
+        )
+        .with_columns(over=pl.col("k") > pl.col("quota"))
+    )
+
+
+def unit_quota_totals(quarters: pl.DataFrame) -> pl.DataFrame:
+    """Per unit, from quarter_quotas: N graded, K given 好, A allowed, quarters, quarters over, median n, the worst
+    quarter (highest share, then earliest), the window and the share of 好."""
+    return (
+        quarters.sort("unit", "share", "t", descending=[False, True, False])
         .group_by("unit", maintain_order=True)
         .agg(
             N=pl.col("n").sum(),
-            K=pl.col("good").sum(),
+            K=pl.col("k").sum(),
+            A=pl.col("quota").sum(),
             quarters=pl.len(),
             quarters_over=pl.col("over").sum(),
             median_n=pl.col("n").median(),
@@ -81,7 +89,7 @@ def _annual_quota(annual: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         )
         .with_columns(ecap=excellent_cap_expr(settings))
         .with_columns(
-            equota=_quota(pl.col("n_year"), pl.col("ecap"), q.good_min_quota),
+            equota=good_quota(pl.col("n_year"), pl.col("ecap"), q.good_min_quota),
             eshare=pl.col("excellent") / pl.col("n_year"),
         )
         .with_columns(eover=pl.col("excellent") > pl.col("equota"))
@@ -233,7 +241,9 @@ class QuotaDetector:
 
     def detect(self, data: AssessmentData, settings: Settings, seed: int = 0) -> pl.DataFrame:
         graded = graded_rows(data.quarterly)
-        quarterly = _quarterly_quota(graded, settings).join(unit_main_lane(graded), on="unit", how="left")
+        quarterly = unit_quota_totals(quarter_quotas(graded, settings)).join(
+            unit_main_lane(graded), on="unit", how="left"
+        )
         annual = _annual_quota(data.annual, settings)
         if quarterly.height == 0 and annual.height == 0:
             return empty_flags()

@@ -23,40 +23,16 @@ import polars as pl
 from scipy.stats import binom, norm
 
 from analytics.detectors._unit_stats import robust_lane_z, unit_main_lane
-from analytics.detectors.leniency.quota import _quota
-from analytics.quota import good_cap_expr
+from analytics.detectors.leniency.quota import unit_quota_totals
 from analytics.settings import Settings
 
 
-def unit_quarters(rows: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Per unit and quarter: n graded, k given 好, the quota, and whether the unit went over it."""
-    q = settings.quota
-    return (
-        rows.group_by("unit", "t")
-        .agg(n=pl.len(), k=pl.col("is_good").sum())
-        .with_columns(quota=_quota(pl.col("n"), good_cap_expr(settings), q.good_min_quota))
-        .with_columns(over=pl.col("k") > pl.col("quota"), share=pl.col("k") / pl.col("n"))
-    )
-
-
 def unit_totals(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Per unit: N, K, allowed A, quarters over the cap, worst quarter, people, window; lane and the lane test."""
+    """Per unit (quota.unit_quota_totals of `quarters`, from quota.quarter_quotas): people, lane, the binomial test
+    of its 好 against what the quotas allow, and the lane test."""
     lc = settings.leniency
     totals = (
-        quarters.sort("unit", "share", "t", descending=[False, True, False])
-        .group_by("unit", maintain_order=True)
-        .agg(
-            N=pl.col("n").sum(),
-            K=pl.col("k").sum(),
-            A=pl.col("quota").sum(),
-            quarters=pl.len(),
-            quarters_over=pl.col("over").sum(),
-            median_n=pl.col("n").median(),
-            worst_share=pl.col("share").first(),
-            worst_t=pl.col("t").first(),
-            t_from=pl.col("t").min(),
-            t_to=pl.col("t").max(),
-        )
+        unit_quota_totals(quarters)
         .join(rows.group_by("unit").agg(people=pl.col("person_id").n_unique()), on="unit")
         .join(unit_main_lane(rows), on="unit", how="left")
         .sort("unit")  # fixed order for the float sums of the lane fit
@@ -66,9 +42,7 @@ def unit_totals(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) 
     allowed = totals["A"].to_numpy() / np.maximum(n, 1)
     p_cap = binom.sf(k - 1, n, np.clip(allowed, 1e-9, 1.0))
     eligible = (pl.col("median_n") >= lc.min_unit_size) & (pl.col("N") >= lc.min_graded)
-    totals = totals.with_columns(
-        share=pl.col("K") / pl.col("N"), allowed_share=pl.Series(allowed), p_cap=pl.Series(p_cap)
-    )
+    totals = totals.with_columns(allowed_share=pl.Series(allowed), p_cap=pl.Series(p_cap))
     return _lane_test(totals.with_columns(eligible=eligible), lc.min_lane_units)
 
 
