@@ -318,26 +318,35 @@ def reward_concentration(linked: pl.DataFrame, settings: Settings) -> pl.DataFra
     Columns: unit, year, dim, group, family, people, observed, expected, p_value."""
     base = _reward_indicators(linked)
     dims = [d for d in settings.outcomes.concentration_groups if d in base.columns]
-    long = pl.concat(
-        [
-            base.filter(pl.col(d).is_not_null()).select(
-                "unit", "year", "stratum", pl.lit(d).alias("dim"), pl.col(d).cast(pl.Utf8).alias("group"),
-                pl.lit(fam).alias("family"), pl.col(f"r_{fam}").alias("r"),
-            )
-            for d in dims
-            for fam in FAMILIES
-        ],
-        how="vertical",
-    ) if dims else pl.DataFrame()  # fmt: skip
-    if long.height == 0:
+    if not dims or base.height == 0:
         return pl.DataFrame()
+    # One pass per group column with every family as a column (people x years rows are the bulk: grouping them
+    # once per family, on string keys, was most of this detector's time); long per family only once aggregated.
     keys = ["unit", "year", "dim", "family"]
-    strata = long.group_by(*keys, "stratum").agg(N=pl.len(), R=pl.col("r").sum())
-    cells = (
-        long.group_by(*keys, "stratum", "group")
-        .agg(g=pl.len(), O=pl.col("r").sum())
-        .join(strata, on=[*keys, "stratum"])
-    )
+    base = base.with_columns(pl.col("unit", "stratum").cast(pl.Categorical))
+    fams = list(FAMILIES)
+    parts, sizes = [], []
+    for d in dims:  # a handful of group columns from the settings
+        rows = base.filter(pl.col(d).is_not_null())
+        sums = [pl.col(f"r_{fam}").sum().alias(fam) for fam in fams]
+        strata = rows.group_by("unit", "year", "stratum").agg(pl.len().alias("N"), *sums)
+        cells = rows.group_by("unit", "year", "stratum", pl.col(d).cast(pl.Utf8).alias("group")).agg(
+            pl.len().alias("g"), *sums
+        )
+        for fam in fams:
+            parts.append(
+                cells.select("unit", "year", "stratum", "group", "g", O=pl.col(fam))
+                .join(strata.select("unit", "year", "stratum", "N", R=pl.col(fam)), on=["unit", "year", "stratum"])
+                .with_columns(dim=pl.lit(d), family=pl.lit(fam))
+            )
+        sizes.append(
+            rows.group_by("unit", "year")
+            .agg(unit_people=pl.len())
+            .with_columns(dim=pl.lit(d))
+            .join(pl.DataFrame({"family": fams}), how="cross")
+        )
+    cells = pl.concat(parts, how="vertical").with_columns(pl.col("unit").cast(pl.Utf8))
+    unit_size = pl.concat(sizes, how="vertical").with_columns(pl.col("unit").cast(pl.Utf8))
     n, g, r = pl.col("N").cast(pl.Float64), pl.col("g").cast(pl.Float64), pl.col("R").cast(pl.Float64)
     cells = cells.with_columns(
         (g * r / n).alias("E"),
@@ -346,7 +355,6 @@ def reward_concentration(linked: pl.DataFrame, settings: Settings) -> pl.DataFra
     groups = cells.group_by(*keys, "group").agg(
         people=pl.col("g").sum(), observed=pl.col("O").sum(), expected=pl.col("E").sum(), V=pl.col("V").sum()
     )
-    unit_size = long.group_by(*keys).agg(unit_people=pl.len())
     min_group = settings.outcomes.min_group
     groups = groups.join(unit_size, on=keys).filter(
         (pl.col("people") >= min_group)
