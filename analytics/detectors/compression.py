@@ -54,20 +54,41 @@ def _xlogx(expr: pl.Expr) -> pl.Expr:
 WHOLE = "all"  # the window label of the whole period; years are '2025'
 
 
-def _windows(graded: pl.DataFrame) -> pl.DataFrame:
-    """Every graded row twice: once in the whole period, once in its calendar year (`window`)."""
-    return pl.concat(
-        [
-            graded.with_columns(window=pl.lit(WHOLE)),
-            graded.with_columns(window=(pl.col("t") // 4).cast(pl.Utf8)),
-        ]
+def _quarters(graded: pl.DataFrame) -> pl.DataFrame:
+    """Per unit and quarter: graded, the count of each grade, the sums of grade points and of their squares."""
+    points = pl.col("points").cast(pl.Float64)
+    return graded.group_by("unit", "t").agg(
+        n=pl.len(),
+        s1=points.sum(),
+        s2=(points * points).sum(),
+        **{s: (pl.col("grade") == g).sum() for s, g in zip(SHARES, GRADED, strict=True)},
     )
 
 
-def _longest_clean_run(graded: pl.DataFrame) -> pl.DataFrame:
+def _windows(quarters: pl.DataFrame) -> pl.DataFrame:
+    """Every unit-quarter twice: once in the whole period, once in its calendar year (`window`). The windows are
+    built from the quarter counts, not the rows: the rows are the bulk at province scale."""
+    return pl.concat(
+        [quarters.with_columns(window=pl.lit(WHOLE)), quarters.with_columns(window=(pl.col("t") // 4).cast(pl.Utf8))]
+    )
+
+
+def _people(graded: pl.DataFrame) -> pl.DataFrame:
+    """Per unit and window: the distinct people graded."""
+    people = pl.col("person_id").n_unique().alias("people")
+    return pl.concat(
+        [
+            graded.group_by("unit").agg(people).with_columns(window=pl.lit(WHOLE)),
+            graded.group_by("unit", window=(pl.col("t") // 4).cast(pl.Utf8)).agg(people),
+        ],
+        how="diagonal",
+    )
+
+
+def _longest_clean_run(windows: pl.DataFrame) -> pl.DataFrame:
     """Per unit and window: the longest run of consecutive quarters without any 一般/较差."""
     keys = ["unit", "window"]
-    per_quarter = graded.group_by(*keys, "t").agg(neg=pl.col("is_negative").sum()).sort(*keys, "t")
+    per_quarter = windows.select(*keys, "t", neg=pl.col("p_average") + pl.col("p_poor")).sort(*keys, "t")
     breaks = (pl.col("neg") > 0) | (pl.col("t").diff().over(keys).fill_null(1) != 1)
     return (
         per_quarter.with_columns(run=breaks.cast(pl.Int64).cum_sum().over(keys))
@@ -79,16 +100,23 @@ def _longest_clean_run(graded: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def unit_grade_mix(graded: pl.DataFrame, keys: tuple[str, ...] = ("unit",)) -> pl.DataFrame:
-    """Per unit (and window): N, quarters, people, grade shares, entropy H (0..1), grade SD, modal grade and share."""
-    counts = graded.group_by(*keys).agg(
-        N=pl.len(),
-        quarters=pl.col("t").n_unique(),
-        people=pl.col("person_id").n_unique(),
-        t_from=pl.col("t").min(),
-        t_to=pl.col("t").max(),
-        sd=pl.col("points").cast(pl.Float64).std(ddof=0),
-        **{s: (pl.col("grade") == g).mean() for s, g in zip(SHARES, GRADED, strict=True)},
+def unit_grade_mix(windows: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
+    """Per unit and window (from _windows and _people): N, quarters, people, grade shares, entropy H (0..1), grade
+    SD, modal grade and share."""
+    keys = ["unit", "window"]
+    counts = (
+        windows.group_by(keys)
+        .agg(
+            pl.col("n").sum().alias("N"),
+            pl.len().alias("quarters"),
+            pl.col("t").min().alias("t_from"),
+            pl.col("t").max().alias("t_to"),
+            *[pl.col(c).sum() for c in ("s1", "s2", *SHARES)],
+        )
+        .with_columns([(pl.col(s) / pl.col("N")).alias(s) for s in SHARES])
+        .with_columns(sd=(pl.col("s2") / pl.col("N") - (pl.col("s1") / pl.col("N")) ** 2).clip(lower_bound=0.0).sqrt())
+        .join(people, on=keys, how="left")
+        .drop("s1", "s2")
     )
     entropy = -pl.sum_horizontal([_xlogx(pl.col(s)) for s in SHARES]) / LN4
     modal = pl.concat_list(SHARES).list.arg_max()
@@ -202,10 +230,10 @@ class CompressionDetector:
         if graded.height == 0:
             return empty_flags()
         lc = settings.leniency
-        windows = _windows(graded)
+        windows = _windows(_quarters(graded))
         keys = ["unit", "window"]
         units = (
-            unit_grade_mix(windows, tuple(keys))
+            unit_grade_mix(windows, _people(graded))
             .join(_longest_clean_run(windows), on=keys, how="left")
             .join(unit_main_lane(graded), on="unit", how="left")
             .with_columns(
