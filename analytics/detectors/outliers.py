@@ -168,9 +168,10 @@ def score_unit_quarters(data: AssessmentData, settings: Settings, seed: int = 0)
     forest = IsolationForest(n_estimators=o.n_estimators, contamination=o.contamination, random_state=seed).fit(zs)
     raw = features.select([pl.col(c).cast(pl.Float64) for c in columns]).to_numpy()
     explained = _explain(zs, raw, columns, o.top_features)
+    scores = forest.score_samples(zs)  # predict() would score every tree again: it is scores - offset_ < 0
     return features.hstack(explained).with_columns(
-        pl.Series("anomaly", -forest.score_samples(zs)),
-        pl.Series("outlier", forest.predict(zs) == -1),
+        pl.Series("anomaly", -scores),
+        pl.Series("outlier", scores - forest.offset_ < 0),
         threshold=pl.lit(float(-forest.offset_)),
     )
 
