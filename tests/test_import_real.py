@@ -170,14 +170,37 @@ def test_unknown_grade_column_asks_for_map_then_the_template_serves_the_next_fil
     book = io.BytesIO()  # next quarter's export from the same system: same header, no options
     wb = xlsxwriter.Workbook(book, {"in_memory": True})
     s = wb.add_worksheet("考核结果")
-    s.write_row(0, 0, ["用户姓名", "部门名称", "考核年度", "考核季度", "评定档次"])
-    s.write_row(1, 0, ["蔡一", "网信办", "2024", "第二季度", "较好"])
+    s.write_row(0, 0, ["用户姓名", "部门名称", "考核年度", "考核季度", "自评档次", "评定档次"])
+    s.write_row(1, 0, ["蔡一", "网信办", "2024", "第二季度", "好", "较好"])
     wb.close()
     second = tmp_path / "jeecg_第二季度.xlsx"
     second.write_bytes(book.getvalue())
     code, out, _ = run(capsys, "import", second, "--db", tmp_db)
     assert code == 0 and "表头与映射模板「jeecg」相同，已套用" in out
     assert rows(tmp_db, "SELECT grade FROM quarterly WHERE quarter = 2") == [("较好",)]
+
+
+def test_one_unnamed_column_of_grades_is_read_as_the_grade(capsys, tmp_db, tmp_path):
+    book = io.BytesIO()  # RuoYi-style export whose grade column has a local name and nothing else holds grades
+    wb = xlsxwriter.Workbook(book, {"in_memory": True})
+    s = wb.add_worksheet("Sheet1")
+    s.write_row(0, 0, ["职工姓名", "处室名称", "年度", "季度", "考评档次", "备注"])
+    s.write_row(1, 0, ["钱一", "法规处", "2024", "第二季度", "较好", "好学上进"])
+    s.write_row(2, 0, ["孙二", "法规处", "2024", "第二季度", "好", ""])
+    wb.close()
+    path = tmp_path / "考评结果.xlsx"
+    path.write_bytes(book.getvalue())
+    code, out, _ = run(capsys, "import", path, "--db", tmp_db)
+    assert code == 0 and "列「考评档次」的值都是等次" in out
+    assert rows(tmp_db, "SELECT name, grade FROM quarterly ORDER BY name") == [("孙二", "好"), ("钱一", "较好")]
+
+
+def test_annual_grades_under_a_local_name_are_found_by_their_values(capsys, tmp_db, tmp_path):
+    path = tmp_path / "年度考核.csv"
+    path.write_text("姓名,单位,年度,考评档次\n周一,审计局,2023,优秀\n吴二,审计局,2023,称职\n", encoding="utf-8")
+    code, out, _ = run(capsys, "import", path, "--db", tmp_db, "--kind", "annual")
+    assert code == 0 and "列「考评档次」的值都是等次" in out
+    assert rows(tmp_db, "SELECT name, annual_grade FROM annual ORDER BY name") == [("吴二", "称职"), ("周一", "优秀")]
 
 
 def test_quarterly_beside_annual_asks_for_the_kind(capsys, tmp_db):

@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from analytics.vocab import normalise_text
+import polars as pl
+
+from analytics.vocab import (
+    ANNUAL_GRADE_ALIASES,
+    ANNUAL_GRADES,
+    QUARTERLY_GRADE_ALIASES,
+    QUARTERLY_GRADES,
+    normalise_text,
+)
 
 KINDS = ("quarterly", "annual", "outcomes", "appeals", "survey")
 
@@ -275,6 +283,30 @@ def map_headers(headers: list[str], kind: str, chosen: dict[str, str] | None = N
     ordered = {h: result.fields[h] for h in headers if h in result.fields}
     result.fields = ordered
     return result
+
+
+def grade_by_values(body: pl.DataFrame, headers: list[str], mapping: Mapping, kind: str) -> str | None:
+    """The one unnamed column whose every value is a grade of `kind` (好/较好/一般/较差, or 优秀/称职/...), when the
+    header gave no grade column: systems give it local names (评定档次, 考评结果) that no alias list can hold."""
+    field = {"quarterly": "grade", "annual": "annual_grade"}.get(kind)
+    if field is None or field in mapping.fields.values():
+        return None
+    if kind == "quarterly":
+        vocab = set(QUARTERLY_GRADES) | set(QUARTERLY_GRADE_ALIASES)
+    else:
+        vocab = set(ANNUAL_GRADES) | set(ANNUAL_GRADE_ALIASES)
+    free = [h for h in headers if h not in mapping.fields and h in body.columns]
+    hits = []
+    for header in free:  # a handful of columns; each test is one vectorised pass
+        values = body[header].cast(pl.Utf8).str.strip_chars().drop_nulls()
+        values = values.filter(values != "")
+        if values.len() and values.is_in(list(vocab)).all():
+            hits.append(header)
+    if len(hits) != 1:
+        return None
+    mapping.fields[hits[0]] = field
+    mapping.fields = {h: mapping.fields[h] for h in headers if h in mapping.fields}
+    return hits[0]
 
 
 def alias_markdown() -> str:

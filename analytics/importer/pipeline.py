@@ -274,8 +274,10 @@ def _facts(tables, base, options: Options) -> Prepared:
         mapped = columns.map_headers(table.headers, kind, chosen)
         base["notes"].extend(_mapping_notes(mapped, told=bool(options.columns) and not options.template))
         _refuse_rivals(table, mapped, where)
+        shape = layout.layout_of(table.headers, mapped.fields) if kind == "quarterly" else "long"
+        if shape == "long" and kind in ("quarterly", "annual"):
+            _grade_by_values(table, mapped, kind, base["notes"])
         mapping = mapped.fields
-        shape = layout.layout_of(table.headers, mapping) if kind == "quarterly" else "long"
         fillable = {"unit", "year", "quarter"} if kind in ("quarterly", "annual") else {"unit"}
         unknown = [h for h in table.headers if h not in mapping and not header.is_known(h)]
         validate.require_columns(set(mapping.values()) | fillable, kind, shape, where, unknown)
@@ -346,6 +348,14 @@ def _chosen_columns(table, options: Options, where: str, notes) -> dict[str, str
             f"columns named in --map are not in the file: {', '.join(missing)}"
         )
     return chosen
+
+
+def _grade_by_values(table, mapped: columns.Mapping, kind: str, notes) -> None:
+    found = columns.grade_by_values(table.body, table.headers, mapped, kind)
+    if found:
+        notes.append((f"表头没有等次列；列「{found}」的值都是等次，按等次读取（不对时用 --map 等次=列名 指定）",
+                      f"no grade column by name; every value of '{found}' is a grade, so it is read as the grade "
+                      f"(if wrong, name the column with --map grade=COLUMN)"))  # fmt: skip
 
 
 def _mapping_notes(mapped: columns.Mapping, told: bool) -> list[validate.Note]:

@@ -171,13 +171,14 @@ def zb18_csv() -> None:
 
 
 def jeecg_unknown_grade() -> None:
-    """jeecg AutoPOI export: title row, then a header whose grade column has a local name (评定档次)."""
+    """jeecg AutoPOI export: title row, then a header whose grade columns have local names (自评档次, 评定档次):
+    two columns of grades and neither named as the grade, so only the user can say which one counts."""
     book = _book("jeecg_考核导出.xlsx")
     s = book.add_worksheet("考核结果")
-    s.merge_range(0, 0, 0, 4, "平时考核结果列表")
-    s.write_row(1, 0, ["用户姓名", "部门名称", "考核年度", "考核季度", "评定档次"])
-    s.write_row(2, 0, ["蔡一", "网信办", "2024", "第一季度", "好"])
-    s.write_row(3, 0, ["贾二", "网信办", "2024", "第一季度", "一般"])
+    s.merge_range(0, 0, 0, 5, "平时考核结果列表")
+    s.write_row(1, 0, ["用户姓名", "部门名称", "考核年度", "考核季度", "自评档次", "评定档次"])
+    s.write_row(2, 0, ["蔡一", "网信办", "2024", "第一季度", "好", "好"])
+    s.write_row(3, 0, ["贾二", "网信办", "2024", "第一季度", "较好", "一般"])
     book.close()
 
 
