@@ -111,6 +111,27 @@ def _nothing(lang: str) -> str:
     return pick(("暂无数据", "No data"), lang)
 
 
+def quarter_tick(period: str, lang: str) -> str:
+    """A quarter as an axis tick people read: '2025<br>一季度' / '2025<br>Q1' (never the code 2025Q1)."""
+    year, _, quarter = period.partition("Q")
+    if not quarter.isdigit() or not 1 <= int(quarter) <= 4:
+        return period
+    return f"{year}<br>{'一二三四'[int(quarter) - 1]}季度" if lang == "zh" else f"{year}<br>Q{quarter}"
+
+
+def quarter_ticks(periods: list[str], lang: str) -> list[str]:
+    """Narrow ticks for consecutive quarters: the quarter, and its year under the first shown and each first quarter."""
+    ticks = []
+    for i, period in enumerate(periods):
+        year, _, quarter = period.partition("Q")
+        if not quarter.isdigit() or not 1 <= int(quarter) <= 4:
+            ticks.append(period)
+            continue
+        word = f"{'一二三四'[int(quarter) - 1]}季" if lang == "zh" else f"Q{quarter}"
+        ticks.append(f"{word}<br>{year}" if i == 0 or quarter == "1" else word)
+    return ticks
+
+
 def grade_mix_bars(
     mix: pl.DataFrame, title: str, lang: str, height: int | None = None, legend: bool | str = True
 ) -> go.Figure:
@@ -132,7 +153,15 @@ def grade_mix_bars(
         )
     fig.update_layout(barmode="stack", bargap=0.25)
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
-    fig.update_xaxes(type="category", title=None)
+    shown = sorted(mix["period"].unique().to_list())
+    fig.update_xaxes(
+        type="category",
+        title=None,
+        tickvals=shown,
+        ticktext=quarter_ticks(shown, lang),
+        tickangle=0,
+        tickfont={"size": 9},
+    )
     fig = style(fig, title, height, legend=legend)
     if legend == "top":  # several grades to a row, so the legend stays two rows high
         fig.update_layout(

@@ -1,7 +1,8 @@
 """一屏掌控: the department head's one screen (fits 1440x900 without scrolling).
 
-Headline numbers for the chosen quarter, the grade mix by quarter, the unit x quarter heatmap
-of 好, open flags by kind, the top and bottom of each lane, and the strongest warnings with a
+Headline numbers for the chosen quarter, the grade mix by quarter, the units that need a look (好 against
+each unit's cap, ordered by need; annual 优秀 against its cap; unit-against-unit bars that drill down to a
+unit's people), open flags by kind, the top and bottom of each lane, and the strongest warnings with a
 link to their evidence on the Flags page.
 """
 
@@ -11,6 +12,7 @@ import streamlit as st
 
 from analytics import charts, flag_review, i18n, overview, rankings
 from pages import _ui as ui
+from pages._ui import units as units_view
 
 tr = ui.tr
 ui.page_setup("一屏掌控", "At a glance")
@@ -57,29 +59,16 @@ cols[4].metric(
     border=True,
 )
 
-# --- charts: titles as text above each, so the three line up; the heatmap scrolls inside its box
+# --- charts: titles as text above each, so the three line up; the units' views share one box in tabs
 HEIGHT = 268
-left, middle, right = st.columns([1.1, 1.35, 0.95])
+BOX = HEIGHT - 52  # the tab labels and the note above each chart take the rest
+left, middle, right = st.columns([0.95, 1.6, 0.85])
 with left:
     st.markdown(tr("**各季度等次结构**", "**Grade mix by quarter**"))
     mix = ui.call(overview.grade_mix, ui.DATA, last=8)
     ui.plot(charts.grade_mix_bars(mix, "", lang, height=HEIGHT, legend="top"), key="mix")
 with middle:
-    cells = ui.call(overview.good_share_by_unit, ui.DATA, last=8)
-    n_units = cells["unit"].n_unique()
-    st.markdown(
-        tr(
-            f"**各单位“好”占比**（{n_units} 个，黄 = 上限，红 = 超限）",
-            f"**Share of 好 by unit** ({n_units}; yellow = cap, red = over)",
-        )
-    )
-    with st.container(height=HEIGHT, border=False):
-        ui.plot(
-            charts.good_share_heatmap(
-                cells, "", lang, cap=settings.quota.good_cap, height=max(HEIGHT - 10, 60 + 16 * n_units)
-            ),
-            key="heat",
-        )
+    units_view.need_tabs(year, quarter, flags, box=BOX)
 with right:
     st.markdown(tr("**待核查预警（按类型）**", "**Open flags by kind**"))
     ui.plot(charts.flags_by_kind_bars(by_kind, "", lang, height=HEIGHT), key="kinds")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -93,9 +94,10 @@ def test_overview_shows_its_parts(demo_db, monkeypatch):
     assert int(metric(at, "参加考核人数").replace(",", "")) > 1000
     assert int(metric(at, "待核查预警").replace(",", "")) > 0
     text = markdown_text(at)
-    for part in ("各季度等次结构", "各单位“好”占比", "各赛道前后两名", "最强预警"):
+    for part in ("各季度等次结构", "各赛道前后两名", "最强预警"):
         assert part in text
-    assert len(at.get("plotly_chart")) == 3
+    assert [t.label for t in at.tabs] == ["需关注单位（“好”）", "年度“优秀”", "单位对比"]
+    assert len(at.get("plotly_chart")) == 5  # grade mix, need heatmap, 优秀 against cap, comparison, flags by kind
     links = at.get("page_link")
     assert links and all("flag=" in link.proto.page or link.proto.query_string for link in links)
 
@@ -354,3 +356,90 @@ def test_a_head_sees_the_lane_ranks_an_admin_sees(demo_db, monkeypatch, tmp_path
     assert len(mine) == len(theirs) > 0
     assert mine[key].reset_index(drop=True).equals(theirs[key].reset_index(drop=True))
     assert mine["赛道人数"].max() > len(mine)  # the whole lane is counted, the others stay invisible
+
+
+# ----------------------------------------------------------------------------- units that need a look, comparison
+
+
+def chart(at: AppTest, key: str) -> dict:
+    import json
+
+    found = [c for c in at.get("plotly_chart") if c.proto.id.endswith(key) or key in c.proto.id]
+    assert found, f"no chart {key!r}"
+    return json.loads(found[0].proto.spec)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_overview_lists_units_most_in_need_first_with_their_values(demo_db, monkeypatch, lang):
+    from analytics import overview
+    from analytics.dataset import load_dataset
+    from analytics.quota import quarterly_quota
+    from analytics.settings import Settings
+
+    at = open_app(demo_db, monkeypatch, "pages/overview.py", lang=lang)
+    no_exception(at)
+    con = store.connect(demo_db, read_only=True)
+    data = load_dataset(con, Settings())
+    con.close()
+    year, quarter = overview.parse_period(overview.periods(data)[-1])
+    over = quarterly_quota(data, Settings()).filter(
+        (pl.col("year") == year) & (pl.col("quarter") == quarter) & pl.col("over")
+    )
+    heat = chart(at, "heat")["data"][0]
+    rows = heat["y"]
+    assert 5 <= len(rows) < 89  # the top by need, not every unit squeezed into the box
+    assert set(rows[: over.height]) == set(over["unit"])  # the units over their quota come first
+    assert all(t.endswith("▲") for t in [r[-1] for r in heat["text"][: over.height]])
+    assert heat["zmid"] == 0 and all(t == "" or t.rstrip("▲").endswith("%") for r in heat["text"] for t in r)
+    hidden = 89 - len(rows)
+    captions = "\n".join(c.value for c in at.caption)
+    assert (f"另 {hidden} 个未列出" if lang == "zh" else f"{hidden} more not shown") in captions
+    at.toggle(key="need_all").set_value(True).run()
+    assert len(chart(at, "heat")["data"][0]["y"]) == 89  # every unit in scope, the box scrolls
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_comparison_drills_down_to_a_units_people_with_profile_links(demo_db, monkeypatch, lang):
+    at = open_app(demo_db, monkeypatch, "pages/overview.py", lang=lang)
+    bars = chart(at, "cmp_chart")["data"][0]
+    assert bars["orientation"] == "h" and all(t.endswith("%") for t in bars["text"])
+    at.selectbox(key="cmp_measure").set_value("mean_score").run()
+    no_exception(at)
+    bars = chart(at, "cmp_chart")["data"][0]
+    assert bars["x"] == sorted(bars["x"], reverse=True) and "%" not in bars["text"][0]
+    unit = bars["y"][0]
+    tables = len(at.dataframe)
+    at.selectbox(key="cmp_unit").set_value(unit).run()
+    no_exception(at)
+    assert len(at.dataframe) == tables + 1
+    percentile = "百分位" if lang == "zh" else "Percentile"
+    people = next(d.value for d in at.dataframe if percentile in d.value.columns)
+    names = people["姓名" if lang == "zh" else "Name"]
+    assert len(names) > 0 and all(n.startswith("person?person=") and "&name=" in n for n in names)
+    assert any(unit in c.value for c in at.caption)
+
+
+def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, monkeypatch, tmp_path):
+    import shutil
+    from datetime import datetime
+
+    from analytics.auth import User
+
+    db = tmp_path / "demo.duckdb"
+    shutil.copy(demo_db, db)
+    admin = open_app(db, monkeypatch, "pages/overview.py")
+    bars = chart(admin, "cmp_chart")["data"][0]
+    unit, admin_rank = bars["customdata"][2][0], bars["customdata"][2][1]
+    lane = admin.selectbox(key="cmp_lane").value
+    con = store.connect(db)
+    auth.add_user(con, "head1", "head", "a long enough password 1", [unit])
+    con.close()
+    head = open_app(
+        db, monkeypatch, "pages/overview.py", user=User("head1", "head", frozenset({unit})), login_at=datetime.now()
+    )
+    no_exception(head)
+    assert chart(head, "heat")["data"][0]["y"] == [f"★ {unit}"]
+    assert head.selectbox(key="cmp_lane").value == lane
+    seen = chart(head, "cmp_chart")["data"][0]
+    assert seen["y"] == [f"★ {unit}"] and seen["customdata"][0][1] == admin_rank  # ranked among every unit
+    assert any(f"列第 {admin_rank} 位" in c.value for c in head.caption)

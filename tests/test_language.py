@@ -129,6 +129,7 @@ FILE_NAME = re.compile(r"[\w.\-/]+\.(?:duckdb|xlsx|xls|csv|html|pdf|toml|json)\b
 
 def _strip(text: str, words: set[str]) -> str:
     text = FILE_NAME.sub(" ", text)  # a file's name is the user's, as written
+    text = text.replace("<br>", " ")  # Plotly's line break, not a word anyone reads
     for w in sorted((w for w in words if w and w in text), key=len, reverse=True):
         text = text.replace(w, " ")
     return text
