@@ -157,7 +157,7 @@ def grade_mix_bars(
     fig.update_xaxes(
         type="category",
         title=None,
-        tickvals=shown,
+        tickvals=period_ticks(shown, lang),
         ticktext=quarter_ticks(shown, lang),
         tickangle=0,
         tickfont={"size": 9},
