@@ -110,7 +110,7 @@ def compare(measures: pl.DataFrame, measure: str, lane: str, open_flags: pl.Data
     return part.sort(["value", "unit"], descending=[True, False], nulls_last=True).select(COMPARE_COLUMNS)
 
 
-PEOPLE_COLUMNS = ("person_id", "name", "section", "lane", "place", "percentile", "value", "goods")
+PEOPLE_COLUMNS = ("person_id", "name", "place", "percentile", "lane", "section", "value", "goods")
 
 
 def unit_people(ranked: pl.DataFrame, unit: str, lang: str = "zh") -> pl.DataFrame:
