@@ -423,7 +423,9 @@ def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, mo
     import shutil
     from datetime import datetime
 
+    from analytics import access
     from analytics.auth import User
+    from analytics.settings import load_settings
 
     db = tmp_path / "demo.duckdb"
     shutil.copy(demo_db, db)
@@ -434,9 +436,9 @@ def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, mo
     con = store.connect(db)
     auth.add_user(con, "head1", "head", "a long enough password 1", [unit])
     con.close()
-    head = open_app(
-        db, monkeypatch, "pages/overview.py", user=User("head1", "head", frozenset({unit})), login_at=datetime.now()
-    )
+    user = User("head1", "head", frozenset({unit}))
+    token = access.start_session(db, user, load_settings())
+    head = open_app(db, monkeypatch, "pages/overview.py", user=user, login_at=datetime.now(), session_token=token)
     no_exception(head)
     assert chart(head, "heat")["data"][0]["y"] == [f"★ {unit}"]
     assert head.selectbox(key="cmp_lane").value == lane
