@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from analytics.charts import ACCENT, NEUTRAL, empty_figure, quarter_tick, style
-from analytics.i18n import pick
+from analytics.i18n import CODE_LABELS, pick
 
 MARK = "★ "
 SPAN = 0.25  # 25 points either side of the cap take the full colour: beyond that the eye needs no help
@@ -62,13 +62,15 @@ def need_heatmap(
 
     hover = pick(
         ("%{y} · %{x}<br>“好” %{customdata[0]} / 评定 %{customdata[1]} 人 = %{text}<br>名额 %{customdata[2]} 人，"
-         "上限 %{customdata[3]:.0%}", "%{y} · %{x}<br>好 %{customdata[0]} of %{customdata[1]} graded = %{text}<br>"
-         "quota %{customdata[2]}, cap %{customdata[3]:.0%}"),
+         "上限 %{customdata[3]:.0%}（%{customdata[4]}）", "%{y} · %{x}<br>好 %{customdata[0]} of %{customdata[1]} "
+         "graded = %{text}<br>quota %{customdata[2]}, cap %{customdata[3]:.0%} (%{customdata[4]})"),
         lang,
     )  # fmt: skip
+    words = {code: pick(pair, lang) for code, pair in CODE_LABELS["cap_source"].items()}
+    sources = [[words.get(c, "") for c in row] for row in wide("cap_source")]
     custom = [
-        [[g, n, q, c] for g, n, q, c in zip(*row, strict=True)]
-        for row in zip(wide("good"), wide("n"), wide("quota"), wide("cap"), strict=True)
+        [list(cell) for cell in zip(*row, strict=True)]
+        for row in zip(wide("good"), wide("n"), wide("quota"), wide("cap"), sources, strict=True)
     ]
     fig = go.Figure(
         go.Heatmap(

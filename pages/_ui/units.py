@@ -109,7 +109,11 @@ def _excellent(year: int, box: int) -> None:
     when = tr(f"{excellent['year'][0]} 年度", f"{excellent['year'][0]}") if excellent.height else ""
     hidden = excellent.height - shown
     rest = tr(f"；另 {hidden} 个未列出", f"; {hidden} more not shown") if hidden else ""
-    note = tr(f"{when} · 超出上限 {over} 个单位{rest}", f"{when} · {over} units over their cap{rest}")
+    note = (
+        tr(f"{when} · 超出上限 {over} 个单位{rest}", f"{when} · {over} units over their cap{rest}")
+        if excellent.height
+        else tr("暂无年度考核数据", "No annual grades yet")
+    )
     rule = tr(
         "排序：超出上限的在前，其次“优秀”占比高出本单位上限多的；竖线为本单位上限。",
         "Order: over the cap first, then 优秀 furthest above the unit's cap; the tick is the unit's cap.",
