@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
-from analytics import store
+from analytics import faults, store
 from pages import _ui as ui
 
 # The app both reads and writes (imports, audit): one DuckDB configuration for the whole process.
@@ -126,13 +127,19 @@ def _sections(role: str) -> dict[str, list]:
     return sections | {"": [login_page(hidden=True)]}
 
 
-access = ui.gate()
-nav = {name: pages for name, pages in sections_for(access.role).items() if pages}
-page = st.navigation(nav, expanded=True, position="sidebar" if access.role != ui.LOGGED_OUT else "hidden")
-if st.session_state.pop(ui.JUST_LOGGED_IN, False) and page.url_path == "login":
-    st.switch_page(next(iter(nav.values()))[0])  # from the login page to the role's first page
-if access.unprotected:
-    ui.unprotected_banner()
-ui.account_box(access)  # who is logged in and the logout button, under the navigation
-ui.sidebar()  # logged out, the scope is empty: only the language switch
-page.run()
+try:
+    access = ui.gate()
+    nav = {name: pages for name, pages in sections_for(access.role).items() if pages}
+    page = st.navigation(nav, expanded=True, position="sidebar" if access.role != ui.LOGGED_OUT else "hidden")
+    if st.session_state.pop(ui.JUST_LOGGED_IN, False) and page.url_path == "login":
+        st.switch_page(next(iter(nav.values()))[0])  # from the login page to the role's first page
+    if access.unprotected:
+        ui.unprotected_banner()
+    ui.account_box(access)  # who is logged in and the logout button, under the navigation
+    ui.sidebar()  # logged out, the scope is empty: only the language switch
+    page.run()
+except (duckdb.Error, OSError) as exc:  # a damaged or unreadable store, a full disk: say so plainly
+    explained = faults.explain(exc, ui.store_path(), hide_paths=True)
+    if explained is None:
+        raise
+    st.error(tr(*explained), icon=":material/database:")

@@ -16,8 +16,17 @@ FORMATS = ("csv", "xlsx", "parquet", "json")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def defuse_header(name: str) -> str:
+    """A column name a spreadsheet would run as a formula, with a single quote in front."""
+    return "'" + name if name.startswith(_DANGEROUS) else name
+
+
 def defuse_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a single quote."""
+    """Prefix text cells and column names that a spreadsheet would run as a formula with a single quote.
+
+    Headers too: a query's column alias such as "=HYPERLINK(...)" is user text like any cell.
+    """
+    frame = frame.rename({c: defuse_header(c) for c in frame.columns if defuse_header(c) != c})
     text_cols = [c for c, t in frame.schema.items() if t == pl.Utf8]
     pattern = "^[" + "".join("\\" + c if c in "-+" else c for c in ("=", "+", "-", "@")) + "\t\r]"
     return frame.with_columns(

@@ -47,7 +47,7 @@ DEFAULT_ROW_LIMIT = 10_000
 DEFAULT_TIMEOUT_S = 10.0
 MAX_ROW_LIMIT = 1_000_000
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024  # what one result may weigh in the server (Arrow bytes)
-_BATCH_ROWS = 16_384
+_BATCH_ROWS = 4_096
 # Result types shown as they are; DECIMAL becomes DOUBLE and everything else text.
 _SHOWN_AS_IS = frozenset(
     ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
@@ -300,6 +300,9 @@ def execute(
         batches, size, byte_cut = [], 0, False
         for batch in reader:
             if size + batch.nbytes > max_bytes:
+                # Keep the rows of this batch that still fit (rows weigh about the same), then stop reading.
+                fit = (max_bytes - size) * batch.num_rows // max(batch.nbytes, 1)
+                batches.append(batch.slice(0, fit))
                 byte_cut = True
                 break
             batches.append(batch)

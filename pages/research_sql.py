@@ -88,15 +88,24 @@ if run:
     if with_flags and not ui.is_empty():
         with st.spinner(tr("正在运行检测……", "Running the detectors…")):
             extra = {FLAGS_TABLE: ui.call(run_detectors, ui.FULL, ui.SETTINGS, kinds=("rotation", "leniency"))}
+    detail: dict = {"sql": sql[:4000]}
     try:
-        st.session_state["sql_result"] = execute(ui.store_path(), sql, int(row_limit), float(timeout), scope, extra)
+        result = execute(ui.store_path(), sql, int(row_limit), float(timeout), scope, extra,
+                         privacy=ui.settings().privacy)  # fmt: skip
+        st.session_state["sql_result"] = result
         st.session_state["sql_ran"] = sql
         st.session_state.pop("sql_error", None)
-        ui.audit("sql", sql[:200], {"sql": sql[:4000], "rows": st.session_state["sql_result"].frame.height})
+        detail.update(rows=result.frame.height, truncated=result.truncated)
     except UserError as exc:
         st.session_state["sql_error"] = str(exc)
         st.session_state.pop("sql_result", None)
-        ui.audit("sql", sql[:200], {"sql": sql[:4000], "refused": str(exc)[:500]})
+        detail["refused"] = str(exc)[:500]
+    except Exception as exc:  # an unforeseen failure is still shown plainly and still audited
+        st.session_state["sql_error"] = tr("查询失败，请修改后重试。", "The query failed; change it and try again.")
+        st.session_state.pop("sql_result", None)
+        detail["failed"] = f"{type(exc).__name__}: {exc}"[:500]
+    finally:
+        ui.audit("sql", sql[:200], detail)
 
 if error := st.session_state.get("sql_error"):
     st.error(ui.safe(error), icon=":material/block:")
@@ -105,10 +114,18 @@ elif (result := st.session_state.get("sql_result")) is not None:
         f"{result.frame.height} 行，{result.elapsed_s:.2f} 秒",
         f"{result.frame.height} rows in {result.elapsed_s:.2f} s",
     )
-    if result.truncated:
+    if result.byte_limit_hit:
+        mb = result.max_bytes // (1024 * 1024)
+        note += tr(f"（结果超过 {mb} MB，已截断；请缩小查询）", f" (cut at the {mb} MB size limit; narrow the query)")
+    elif result.truncated:
         note += tr(f"（已截断到 {result.row_limit} 行）", f" (cut at the {result.row_limit}-row limit)")
     st.caption(note)
     st.dataframe(result.frame, hide_index=True, height=420)
     downloads(result.frame, st.session_state.get("sql_ran", sql))
     if scope.pseudonymise:
-        st.caption(tr("人员编号与姓名已替换为假名。", "Person ids and names are pseudonymised."))
+        k = ui.settings().privacy.k_min
+        st.caption(tr(f"人员编号与姓名已替换为假名；单位、科室、职级等在不足 {k} 人的组合中已概括（显示为空）或隐去；"
+                      f"不足 {k} 人的汇总行不显示；开放题答案在 survey_comments 表中，不与答题人关联。",
+                      f"Person ids and names are pseudonymised; unit, section, rank and other attributes are generalised "
+                      f"(shown empty) or left out where fewer than {k} people share them; summary rows counting fewer "
+                      f"than {k} people are not shown; open answers are in survey_comments, apart from who wrote them."))  # fmt: skip

@@ -167,3 +167,51 @@ def test_extra_tables_are_queryable(small_db):
 def test_example_queries_run(small_db, example):
     result = execute(small_db, example.sql)
     assert result.frame.width >= 2
+
+
+@pytest.mark.parametrize("example", EXAMPLE_QUERIES, ids=lambda e: e.title_en)
+def test_example_queries_run_for_researchers_with_the_small_group_guard(small_db, example):
+    result = execute(small_db, example.sql, scope=Scope(pseudonymise=True))
+    assert result.frame.width >= 2 and result.small_groups_guarded
+
+
+def test_every_duckdb_type_comes_back_showable(small_db):
+    """The attack: INTERVAL or STRUCT results crashed the page (and so skipped the audit)."""
+    sql = """SELECT INTERVAL 3 DAY AS i, {'x': 1, 'y': 'a'} AS s, [1, 2] AS l, MAP {'k': 1} AS m,
+                    union_value(n := 3)::UNION(n INTEGER, t VARCHAR) AS u, 'ab'::BLOB AS b, 12.50::DECIMAL(10, 2) AS d,
+                    TIME '10:30:00' AS t, 170141183460469231731687303715884105727::HUGEINT AS h,
+                    '00000000-0000-0000-0000-000000000001'::UUID AS uu, 'x'::ENUM_TEST AS e, 1 AS a, 2 AS a"""
+    sql = sql.replace("'x'::ENUM_TEST AS e", "'好' AS e")
+    frame = execute(small_db, sql).frame
+    assert frame.row(0) == ("3 days", "{'x': 1, 'y': a}", "[1, 2]", "{k=1}", "3", "ab", 12.5, "10:30:00",
+                            "170141183460469231731687303715884105727", "00000000-0000-0000-0000-000000000001", "好", 1, 2)  # fmt: skip
+    assert frame.columns[-2:] == ["a", "a_1"]  # duplicate names made unique, not a crash
+    assert all(t in (pl.Utf8, pl.Float64, pl.Int32) for t in frame.dtypes)
+
+
+def test_a_result_over_the_byte_cap_is_cut_not_materialised(small_db):
+    """The attack: a 2 GB frame built in the server in 2 s (no cap beyond rows)."""
+    sql = "SELECT i, repeat('x', 1000) AS pad FROM range(200000) t(i)"
+    result = execute(small_db, sql, row_limit=1_000_000, max_bytes=2 * 1024 * 1024)
+    assert result.byte_limit_hit and result.truncated
+    assert 0 < result.frame.height < 200_000
+    assert result.frame.estimated_size() <= 3 * 1024 * 1024
+    small = execute(small_db, "SELECT 1 AS x", max_bytes=2 * 1024 * 1024)
+    assert not small.byte_limit_hit and not small.truncated
+
+
+def test_formula_column_alias_never_reaches_the_download_header(small_db):
+    from analytics import export
+
+    frame = execute(small_db, """SELECT 1 AS "=HYPERLINK(""http://evil"",""x"")", '=1+1' AS "+cmd" """).frame
+    csv = export.to_bytes(frame, "csv").decode("utf-8-sig")
+    header, row = csv.splitlines()[:2]
+    assert not any(cell.lstrip('"').startswith(("=", "+", "-", "@")) for cell in header.split(","))
+    assert "'=HYPERLINK" in header and "'+cmd" in header and row.endswith("'=1+1")
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(export.to_bytes(frame, "xlsx")))
+    cells = [c.value for c in next(book.active.iter_rows())]
+    assert all(not str(v).startswith(("=", "+")) for v in cells)

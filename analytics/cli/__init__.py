@@ -12,6 +12,9 @@ import importlib
 import pkgutil
 import sys
 
+import duckdb
+
+from analytics import faults, store
 from analytics.errors import UserError
 from analytics.settings import SettingsError
 
@@ -53,3 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
+    except (duckdb.Error, OSError) as exc:  # a damaged or locked store, a full disk: a message, not a traceback
+        explained = faults.explain(exc, store.db_path(getattr(args, "db", None)))
+        if explained is None:
+            raise
+        print(f"错误 error: {explained[0]} / {explained[1]}", file=sys.stderr)
+        return 2

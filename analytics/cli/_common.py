@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import export, store
+from analytics import export, faults, store
 from analytics.errors import UserError
 from analytics.settings import Settings, load_settings
 
@@ -36,8 +36,9 @@ def open_store(args: argparse.Namespace, read_only: bool = True) -> duckdb.DuckD
         )
     try:
         return store.connect(path, read_only=read_only)
-    except duckdb.IOException as exc:
-        raise UserError(f"cannot open the store {path}: {exc}") from None
+    except (duckdb.Error, OSError) as exc:
+        explained = faults.explain(exc, path) or (f"无法打开数据库 {path}", f"cannot open the store {path}: {exc}")
+        raise UserError(" / ".join(explained)) from None
 
 
 def emit(frame: pl.DataFrame, args: argparse.Namespace) -> None:

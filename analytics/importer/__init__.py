@@ -22,8 +22,9 @@ from analytics.errors import UserError
 from analytics.importer import load
 from analytics.importer.context import Given, MissingContext
 from analytics.importer.load import list_imports, store_prepared, undo
-from analytics.importer.pipeline import Options, fact_rows, prepare
+from analytics.importer.pipeline import Options, fact_rows
 from analytics.importer.result import ImportResult, Preview, public_problems
+from analytics.parse_isolation import prepare, run_limited  # pipeline.prepare in a worker with memory and time limits
 from analytics.upload_guard import DEFAULT_LIMITS, FILE_LIMITS, Limits, check_upload
 
 __all__ = [
@@ -139,14 +140,20 @@ MAPPABLE = ("name", "person_id", "unit", "section", "year", "quarter", "grade", 
 def file_columns(content: bytes, file_name: str, sheet: str | None = None, rows: int = 5) -> pl.DataFrame:
     """The first table's header and first rows as read (text), for a mapping step; an empty frame when none.
 
-    UserError when the file cannot be read at all (the preview says why).
+    UserError when the file cannot be read at all (the preview says why). Read in the limited parse worker,
+    like every parse of a user's file.
     """
-    from analytics.importer import header
     from analytics.importer.pipeline import refuse_word
-    from analytics.importer.sheets import read_sheets
 
     refuse_word(content, file_name)
     check_upload(content, file_name, DEFAULT_LIMITS)
+    return run_limited(_first_rows, (content, file_name, sheet, rows), file_name)
+
+
+def _first_rows(content: bytes, file_name: str, sheet: str | None, rows: int) -> pl.DataFrame:
+    from analytics.importer import header
+    from analytics.importer.sheets import read_sheets
+
     sheets, _ = read_sheets(content, file_name)
     for found in sheets:
         if (sheet is not None and found.name != sheet) or (sheet is None and found.visible != "visible"):

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import audit, store
+from analytics import audit, faults, store
 from analytics.errors import UserError
 from analytics.importer import pipeline, validate
 from analytics.importer.layout import RAW, REC, ROW, SHEET
@@ -254,8 +254,14 @@ def keep_original(db: Path, digest: str, content: bytes) -> Path:
     target = folder / digest
     if not target.exists():
         partial = folder / f".{digest}.{os.getpid()}.tmp"
-        partial.write_bytes(content)
-        os.replace(partial, target)
+        try:
+            partial.write_bytes(content)
+            os.replace(partial, target)
+        except BaseException as exc:
+            partial.unlink(missing_ok=True)  # never leave a half-written original behind (a full disk)
+            if isinstance(exc, OSError) and faults.is_disk_full(exc):
+                raise UserError(" / ".join(faults.disk_full(folder))) from None
+            raise
     return target
 
 

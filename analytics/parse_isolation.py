@@ -1,0 +1,126 @@
+"""Parsing in a child process with memory and time limits, so no file can take the server or the CLI down.
+
+A workbook can make the reader abort the whole process (a sheet spanning A1:XFD1048576 asks for
+512 GiB and Rust aborts), loop for ever, or exhaust memory. `prepare` runs the importer's parse
+(analytics.importer.pipeline.prepare) in a worker process whose address space is capped
+(resource.RLIMIT_AS = Limits.parse_memory_bytes) and waits at most Limits.parse_seconds; an abort,
+a memory failure or a timeout ends only that worker, and the caller gets a UserError saying so in
+Chinese and English. The worker is started once (spawn: a fresh interpreter, safe beside the
+server's threads) and reused while it stays healthy, so only the first parse pays its start-up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as futures
+import multiprocessing
+import os
+import resource
+import threading
+
+from analytics.errors import UserError
+from analytics.upload_guard import DEFAULT_LIMITS, Limits, check_upload
+
+MB = 1024 * 1024
+_pools: dict[int, futures.ProcessPoolExecutor] = {}
+_lock = threading.Lock()
+
+
+@atexit.register
+def _close_pools() -> None:
+    """Idle workers end with the process, quietly (no "Exception ignored" at interpreter exit)."""
+    with _lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _limit_memory(limit: int) -> None:
+    """Runs first in the worker: cap its address space (it cannot raise the cap again), and keep a dying
+    reader's Rust backtrace off the user's terminal (the parent reports what happened)."""
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def _prepare_in_worker(content: bytes, file_name: str, kind: str | None, limits: Limits, options):
+    from analytics.importer.pipeline import prepare
+
+    try:
+        return prepare(content, file_name, kind, limits, options)
+    except MemoryError:
+        raise UserError(_out_of_memory(file_name, limits)) from None
+
+
+def _pool(limits: Limits) -> futures.ProcessPoolExecutor:
+    with _lock:
+        pool = _pools.get(limits.parse_memory_bytes)
+        if pool is None:
+            pool = futures.ProcessPoolExecutor(
+                max_workers=2,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_limit_memory,
+                initargs=(limits.parse_memory_bytes,),
+            )
+            _pools[limits.parse_memory_bytes] = pool
+        return pool
+
+
+def _discard(limits: Limits, pool: futures.ProcessPoolExecutor) -> None:
+    """Kill the pool's workers (a runaway parse) and forget it; the next parse starts a fresh one."""
+    with _lock:
+        if _pools.get(limits.parse_memory_bytes) is pool:
+            del _pools[limits.parse_memory_bytes]
+    for process in list(getattr(pool, "_processes", {}).values()):
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Limits = DEFAULT_LIMITS, options=None):
+    """The importer's `prepare` (a file's checked facts) run in a limited worker process.
+
+    Size, type, zip-bomb and sheet-dimension checks run here first (cheap, no parser involved).
+    """
+    check_upload(content, file_name, limits)
+    return run_limited(_prepare_in_worker, (content, file_name, kind, limits, options), file_name, limits)
+
+
+def run_limited(job, args: tuple, file_name: str, limits: Limits = DEFAULT_LIMITS):
+    """`job(*args)` in a worker within limits.parse_memory_bytes and limits.parse_seconds (UserError otherwise).
+
+    `job` must be importable by name (a module-level function): the worker is a fresh interpreter.
+    Set KAOHE_PARSE_IN_PROCESS=1 to run it in this process (debugging only: no limits then).
+    """
+    if os.environ.get("KAOHE_PARSE_IN_PROCESS") == "1":
+        return job(*args)
+    # A worker that dies takes every job of its pool with it: a file whose parse was only a bystander
+    # succeeds on the second try in a fresh pool; the file that kills its worker twice is reported.
+    for attempt in (1, 2):
+        pool = _pool(limits)
+        try:
+            return pool.submit(job, *args).result(timeout=limits.parse_seconds)
+        except futures.TimeoutError:
+            _discard(limits, pool)
+            raise UserError(
+                f"{file_name}: 读取超过 {limits.parse_seconds:g} 秒仍未完成，已中止；文件可能已损坏或异常庞大 / "
+                f"reading the file took over {limits.parse_seconds:g} s and was stopped; it may be damaged or unusually large"
+            ) from None
+        except futures.process.BrokenProcessPool:
+            _discard(limits, pool)
+            if attempt == 2:
+                raise UserError(_out_of_memory(file_name, limits)) from None
+    raise AssertionError("unreachable")
+
+
+def _out_of_memory(file_name: str, limits: Limits) -> str:
+    gib = limits.parse_memory_bytes / (1024 * MB)
+    return (
+        f"{file_name}: 读取时超出内存上限（{gib:g} GiB）或读取程序异常退出，已中止；工作表可能在远离数据的位置"
+        f"（如 XFD1048576）有单元格或格式，或文件已损坏。请在 Excel 中删除多余的行列后另存再试 / "
+        f"reading the file exceeded its memory allowance ({gib:g} GiB) or the reader crashed, and was stopped; a sheet may "
+        f"hold cells or formatting far from its data (such as XFD1048576), or the file is damaged. Delete the stray rows "
+        f"and columns in Excel and save it again"
+    )
