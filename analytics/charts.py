@@ -12,6 +12,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from analytics.i18n import column_label, grade_label, kind_label, pick
+from analytics.markup import plotly_safe
 from analytics.numbers import period_ticks
 from analytics.vocab import QUARTERLY_GRADES
 
@@ -69,7 +70,7 @@ def style(fig: go.Figure, title: str, height: int | None = None, legend: bool | 
     )
     fig.update_xaxes(automargin=True, showgrid=False, linecolor="#cfd8dc")
     fig.update_yaxes(automargin=True, gridcolor="#eceff1", linecolor="#cfd8dc")
-    return fig
+    return plotly_safe(fig)  # labels from data never become links or markup (analytics.markup)
 
 
 def _level_y_titles(fig: go.Figure) -> bool:

@@ -33,6 +33,10 @@ def _close_pools() -> None:
         pools = list(_pools.values())
         _pools.clear()
     for pool in pools:
+        # Idle workers leave at once; one still parsing (the process is ending anyway) is killed, not awaited.
+        if getattr(pool, "_pending_work_items", None):
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
 
 

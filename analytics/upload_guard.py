@@ -15,6 +15,7 @@ import io
 import os
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from analytics.errors import UserError
@@ -139,8 +140,11 @@ def _check_dimensions(content: bytes, file_name: str, limits: Limits) -> None:
         for member in book.infolist():
             if not (member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")):
                 continue
-            with book.open(member) as stream:
-                head = stream.read(_HEAD_BYTES)
+            try:
+                with book.open(member) as stream:
+                    head = stream.read(_HEAD_BYTES)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError):
+                continue  # a damaged part: the reader (in its limited worker) says what is wrong
             found = _DIMENSION.search(head)
             if not found:
                 continue

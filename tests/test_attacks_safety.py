@@ -216,3 +216,23 @@ def test_sql_page_shows_interval_and_struct_results_and_audits_every_run(demo_db
     assert [t for t, _ in runs][-2:] == ["SELECT INTERVAL 3 DAY AS i, {'a': 1} AS s, MAP {'k': 1} AS m",
                                         "SELECT * FROM nowhere"]  # fmt: skip
     assert '"rows": 1' in runs[-2][1] and '"refused"' in runs[-1][1]
+
+
+# ---------------------------------------------------------------- data never becomes markup
+
+
+def test_a_unit_holding_a_link_is_plain_text_in_charts_and_the_person_page():
+    from analytics import charts
+    from analytics.markup import html_text
+    from pages._ui.lang import safe
+
+    evil = '<a href="https://evil.example">财政局</a>'
+    cells = pl.DataFrame({"unit": [evil, "辉埠镇"], "period": ["2024Q1", "2024Q1"], "share_good": [0.2, 0.3],
+                          "graded": [10, 12]})  # fmt: skip
+    for fig in (charts.bars(cells, "period", "share_good", f"标题 {evil}", "zh", color="unit"),
+                charts.bars(cells, "unit", "share_good", "各单位", "zh")):  # fmt: skip
+        shown = fig.to_json()
+        assert "<a href" not in shown and "&lt;a href" in shown
+    assert "<" not in html_text(evil) and "&lt;a" in html_text(evil)
+    escaped = safe("见 https://evil.example/x、www.evil.cn 与 a@b.cn")
+    assert "https://" not in escaped and "www." not in escaped and "a@b" not in escaped

@@ -40,7 +40,8 @@ def percent(value: float | None, digits: int = 1) -> str:
 
 
 # Enough to stop links, images, inline HTML, emphasis, code, tables and formulas made from data.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$])")
+# Markdown's own characters, plus : @ . so a URL, www. name or e-mail address from data is never auto-linked.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~$:@.])")
 
 
 def safe(text: Any) -> str:
