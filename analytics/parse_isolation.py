@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import concurrent.futures as futures
 import multiprocessing
+import multiprocessing.util
 import os
 import resource
 import threading
@@ -26,7 +27,6 @@ _pools: dict[int, futures.ProcessPoolExecutor] = {}
 _lock = threading.Lock()
 
 
-@atexit.register
 def _close_pools() -> None:
     """Idle workers end with the process, quietly (no "Exception ignored" at interpreter exit)."""
     with _lock:
@@ -38,6 +38,12 @@ def _close_pools() -> None:
             for process in list((getattr(pool, "_processes", None) or {}).values()):
                 process.kill()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+# At interpreter exit, and also when this process is itself a multiprocessing worker (the benchmark
+# runs imports in one): its exit joins child processes, so idle parse workers must be told to leave first.
+atexit.register(_close_pools)
+multiprocessing.util.Finalize(None, _close_pools, exitpriority=100)
 
 
 def _limit_memory(limit: int) -> None:
