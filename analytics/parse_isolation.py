@@ -94,6 +94,9 @@ def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Lim
 
     Size, type, zip-bomb and sheet-dimension checks run here first (cheap, no parser involved).
     """
+    from analytics.importer.pipeline import refuse_word
+
+    refuse_word(content, file_name)  # a Word document is named as one, not called a damaged workbook
     check_upload(content, file_name, limits)
     return run_limited(_prepare_in_worker, (content, file_name, kind, limits, options), file_name, limits)
 

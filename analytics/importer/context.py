@@ -78,6 +78,9 @@ class MissingContext(UserError):
         super().__init__(message)
         self.need = need
 
+    def __reduce__(self):  # raised in the parse worker, re-raised here: pickling must keep `need`
+        return type(self), (str(self), self.need)
+
 
 ASK = {
     "unit": (
