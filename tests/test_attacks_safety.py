@@ -93,9 +93,9 @@ def test_the_server_process_survives_a_dying_parse_and_keeps_parsing(samples):
 
 
 def test_the_upload_page_shows_the_refusal_and_the_app_stays_up(tmp_path, monkeypatch, samples):
-    from tests.test_app import no_exception, open_app
+    from tests.test_app import first_admin, no_exception, open_app
 
-    at = open_app(tmp_path / "store.duckdb", monkeypatch, "pages/data.py")
+    at = first_admin(open_app(tmp_path / "store.duckdb", monkeypatch, "pages/data.py"))
     at.file_uploader[0].set_value(("巨大.xlsx", huge_sheet_xlsx("A1"), ui_mime())).run()
     no_exception(at)
     assert any("XFD1048576" in e.value for e in at.error)
