@@ -3,7 +3,8 @@
 Plotly renders a subset of HTML in text, hover labels, legends and tick labels (<a href>, <b>,
 <span style> ...), so a unit named `<a href="https://evil">财政局</a>` became a live link in every
 chart and in the HTML report that embeds them. `plotly_safe(fig)` escapes < and > (as &lt; and
-&gt;, which Plotly shows as the characters) in every string a trace carries; `charts.style` calls
+&gt;, which Plotly shows as the characters) in every string a trace carries, keeping only the plain
+formatting tags (<br>, <b>, <i>, <sup>, <sub>: no link, style or event can ride on them); `charts.style` calls
 it, so every chart of the product is covered. Titles and annotations are ours, but may quote data:
 they are escaped too, keeping only the plain formatting tags we write (<br>, <b>, <i>, <sup>, <sub>).
 `html_text` is the same rule for HTML pages (html.escape).
@@ -45,8 +46,8 @@ def _ours(value: str) -> str:
 
 
 def _escaped(value):
-    if isinstance(value, str):
-        return plotly_text(value) if ("<" in value or ">" in value) else value
+    if isinstance(value, str):  # links, spans and styles escaped; our line breaks in tick words (2025<br>一季度) kept
+        return _ours(value) if ("<" in value or ">" in value) else value
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "U":
             return np.char.replace(np.char.replace(value, "<", "&lt;"), ">", "&gt;")
