@@ -497,11 +497,18 @@ def count_histogram(counts: pl.DataFrame, title: str, lang: str, height: int | N
 
 
 def funnel_plot(
-    funnel: pl.DataFrame, title: str, lang: str, highlight: str | None = None, height: int | None = None
+    funnel: pl.DataFrame,
+    title: str,
+    lang: str,
+    highlight: str | None = None,
+    height: int | None = None,
+    value_title: str | None = None,
+    centre_name: str | None = None,
 ) -> go.Figure:
-    """Share of 好 against number graded for the units of one lane, with 95% and 99.8% limits around the lane mean.
+    """A share against number graded for the units of one lane, with 95% and 99.8% limits around the lane's reference.
 
-    funnel from analytics.detectors.leniency.funnel_data; the lane drawn is the highlighted unit's (else the first).
+    funnel from analytics.detectors.leniency.funnel_data or analytics.comparisons (limits of the flag's own test);
+    the lane drawn is the highlighted unit's (else the first). value_title names the share (default: of 好).
     """
     if funnel.height == 0:
         return empty_figure(title, _nothing(lang), height)
@@ -527,7 +534,7 @@ def funnel_plot(
         x=part["n"].to_list(),
         y=part["lane_mean"].to_list(),
         mode="lines",
-        name=pick(("赛道均值", "Lane mean"), lang),
+        name=centre_name or pick(("赛道均值", "Lane mean"), lang),
         line={"color": "#37474f", "width": 1},
     )
     others = part.filter(pl.col("unit") != highlight) if highlight else part
@@ -552,7 +559,7 @@ def funnel_plot(
             marker={"color": ACCENT, "size": 13, "symbol": "diamond"},
             hovertemplate="%{text}: %{y:.0%} (n=%{x})<extra></extra>",
         )
-    cap = part["cap"][0] if "cap" in part.columns and part.height else None
+    cap = part["cap"].drop_nulls()[0] if "cap" in part.columns and part["cap"].drop_nulls().len() else None
     if cap is not None:
         fig.add_hline(
             y=cap,
@@ -561,7 +568,7 @@ def funnel_plot(
             annotation_position="bottom right",
         )
     fig.update_xaxes(title=pick(("评定人次", "Person-quarters graded"), lang), showgrid=True, gridcolor="#eceff1")
-    fig.update_yaxes(title=pick(("“好”占比", "Share of 好"), lang), tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title=value_title or pick(("“好”占比", "Share of 好"), lang), tickformat=".0%", rangemode="tozero")
     return style(fig, f"{title} · {lane}", height)
 
 

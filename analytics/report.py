@@ -41,7 +41,6 @@ FLAG_COLUMNS = (
     "severity",
     "n",
 )
-MIX_KINDS = ("leniency", "quota", "compression", "silent_negatives", "outlier")
 
 
 @dataclass
@@ -118,46 +117,6 @@ def _rotation(ev: Evidence, data: AssessmentData, settings: Settings, flag: dict
     ev.tables["counts"] = (pick(("获“好”次数分布", "Times 好 per person"), lang), counts)
 
 
-def _mix(ev: Evidence, data: AssessmentData, settings: Settings, flag: dict, lang: str) -> None:
-    from analytics.detectors.leniency import funnel_data, reviewer_mix
-
-    year, quarter, _ = _period_bounds(flag.get("period_from"), flag.get("period_to"))
-    funnel = funnel_data(data, settings, year=year, quarter=quarter)
-    if funnel.filter(pl.col("unit") == flag["unit"]).height:
-        ev.figures.append(
-            (
-                "funnel",
-                charts.funnel_plot(
-                    funnel,
-                    pick(("漏斗图：“好”占比与评定人次", "Funnel plot: share of 好 by number graded"), lang),
-                    lang,
-                    highlight=flag["unit"],
-                    height=360,
-                ),
-            )
-        )
-        lane = funnel.filter(pl.col("unit") == flag["unit"])["lane"][0]
-        ev.tables["funnel"] = (
-            pick(("漏斗图数据（同赛道单位）", "Funnel data (units of the lane)"), lang),
-            funnel.filter(pl.col("lane") == lane),
-        )
-    by_reviewer = flag["subject_type"] == "reviewer"
-    try:
-        mix = reviewer_mix(data, reviewer=flag["subject"]) if by_reviewer else reviewer_mix(data, unit=flag["unit"])
-    except ValueError:
-        return
-    title = (
-        pick(("等次结构：评鉴人与所在赛道", "Grade mix: the reviewer against the lane"), lang)
-        if by_reviewer
-        else pick(("等次结构：单位与所在赛道", "Grade mix: the unit against the lane"), lang)
-    )
-    ev.figures.append(("mix", charts.mix_compare(mix, title, lang, height=300)))
-    words = {"subject": pick(("评鉴人" if by_reviewer else "单位", "reviewer" if by_reviewer else "unit"), lang),
-             "lane": pick(("所在赛道", "lane"), lang)}  # fmt: skip
-    shown = mix.with_columns(pl.col("group").replace_strict(words, default=pl.col("group")))
-    ev.tables["mix"] = (title, shown.drop("grade_en") if lang == "zh" and "grade_en" in shown.columns else shown)
-
-
 def _person(ev: Evidence, data: AssessmentData, flag: dict, lang: str) -> None:
     _, _, first_year = _period_bounds(flag.get("period_from"), flag.get("period_to"))
     mine = pl.col("person_id") == flag["subject"]
@@ -184,9 +143,11 @@ def flag_evidence(data: AssessmentData, settings: Settings, flag: dict, lang: st
     kind = flag.get("kind")
     if kind == "rotation":
         _rotation(ev, data, settings, flag, lang)
-    elif kind in MIX_KINDS:
-        _mix(ev, data, settings, flag, lang)
-    elif kind == "outcome_rule" and flag.get("subject_type") == "person":
+    else:  # every other kind: the comparison its test made (analytics.comparison_evidence)
+        from analytics.comparison_evidence import add_comparison
+
+        add_comparison(ev, data, settings, flag, lang)
+    if kind == "outcome_rule" and flag.get("subject_type") == "person":
         _person(ev, data, flag, lang)
     ev.tables["statistics"] = (pick(("统计量", "Statistics"), lang), statistics_table(flag.get("statistics"), lang))
     return ev

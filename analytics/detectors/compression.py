@@ -218,6 +218,30 @@ def _caveats() -> tuple[pl.Expr, pl.Expr]:
     return zh, en
 
 
+def tested_windows(data: AssessmentData, settings: Settings) -> pl.DataFrame:
+    """Every unit and window with its grade mix, eligibility and the lane test (_spread_test); empty without grades.
+
+    The flags and their evidence charts (analytics.comparisons) both read this, so they show the same test."""
+    graded = graded_rows(data.quarterly)
+    if graded.height == 0:
+        return pl.DataFrame()
+    lc = settings.leniency
+    windows = _windows(_quarters(graded))
+    keys = ["unit", "window"]
+    units = (
+        unit_grade_mix(windows, _people(graded))
+        .join(_longest_clean_run(windows), on=keys, how="left")
+        .join(unit_main_lane(graded), on="unit", how="left")
+        .with_columns(
+            pl.col("longest_run").fill_null(0),
+            eligible=(pl.col("N") >= lc.min_graded)
+            & (pl.col("quarters") >= lc.min_quarters)
+            & (pl.col("people") >= lc.compression_min_people),
+        )
+    )
+    return _spread_test(units.sort(keys), settings)  # fixed order for float sums
+
+
 class CompressionDetector:
     """L2: nearly everyone in the same grade, quarter after quarter, against the lane's spread of units."""
 
@@ -226,24 +250,10 @@ class CompressionDetector:
     name_en = "Compressed grades"
 
     def detect(self, data: AssessmentData, settings: Settings, seed: int = 0) -> pl.DataFrame:
-        graded = graded_rows(data.quarterly)
-        if graded.height == 0:
+        units = tested_windows(data, settings)
+        if units.height == 0:
             return empty_flags()
         lc = settings.leniency
-        windows = _windows(_quarters(graded))
-        keys = ["unit", "window"]
-        units = (
-            unit_grade_mix(windows, _people(graded))
-            .join(_longest_clean_run(windows), on=keys, how="left")
-            .join(unit_main_lane(graded), on="unit", how="left")
-            .with_columns(
-                pl.col("longest_run").fill_null(0),
-                eligible=(pl.col("N") >= lc.min_graded)
-                & (pl.col("quarters") >= lc.min_quarters)
-                & (pl.col("people") >= lc.compression_min_people),
-            )
-        )
-        units = _spread_test(units.sort(keys), settings)  # fixed order for float sums
         hit = (pl.col("q_value") < lc.alpha) & (pl.col("modal_share") >= lc.compression_modal_share)
         units = units.with_columns(
             hit=hit.fill_null(False),
