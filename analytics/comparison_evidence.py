@@ -78,9 +78,37 @@ def _reviewer(ev, data: AssessmentData, settings: Settings, flag: dict, stats: d
         pick(("分层比较（每个季度 × 得分段）", "Strata of the comparison (quarter x score fifth)"), lang)
         if by_score
         else pick(("分层比较（每个季度）", "Strata of the comparison (quarter by quarter)"), lang),
-        strata.with_columns(
-            pl.col("t").map_elements(lambda t: evidence_charts.period_label(t, lang), return_dtype=pl.Utf8)
-        ).rename({"t": "period"}),
+        _strata_table(strata, by_score, lang),
+    )
+
+
+def _period_words(column: str, lang: str) -> pl.Expr:
+    return pl.col(column).map_elements(lambda t: evidence_charts.period_label(t, lang), return_dtype=pl.Utf8)
+
+
+def _strata_table(strata: pl.DataFrame, by_score: bool, lang: str) -> pl.DataFrame:
+    """The strata as people read them: periods and score bands in words, counts as whole numbers."""
+    bands = {k: pick(v, lang) for k, v in evidence_charts.FIFTH_LABELS.items()}
+    counts = ("n", "good", "others_n", "others_good")
+    return strata.select(
+        _period_words("t", lang).alias("period"),
+        *([pl.col("stratum").replace_strict(bands, return_dtype=pl.Utf8)] if by_score else []),
+        *[pl.col(c).cast(pl.Int64) for c in counts],
+        "rate",
+        "others_rate",
+        "o_e",
+        "w",
+    ).rename(
+        {
+            "n": "graded",
+            "good": "given_good",
+            "others_n": "others_graded",
+            "others_good": "others_given_good",
+            "rate": "good_share",
+            "others_rate": "others_good_rate",
+            "o_e": "observed_minus_expected",
+            "w": "weight",
+        }
     )
 
 
@@ -129,9 +157,15 @@ def _cap_and_lane(ev, data, settings, flag: dict, stats: dict, lang: str, funnel
         ev.tables["funnel"] = (pick(("同赛道单位", "Units of the lane"), lang), funnel.filter(pl.col("lane") == lane))
     ev.tables["quarters"] = (
         pick(("每季度“好”与名额", "好 and quota by quarter"), lang),
-        quarters.with_columns(
-            pl.col("t").map_elements(lambda t: evidence_charts.period_label(t, lang), return_dtype=pl.Utf8)
-        ).rename({"t": "period"}),
+        quarters.select(
+            _period_words("t", lang).alias("period"),
+            pl.col("n").cast(pl.Int64).alias("graded"),
+            pl.col("k").cast(pl.Int64).alias("given_good"),
+            "quota",
+            pl.col("share").alias("good_share"),
+            pl.col("allowed").alias("allowed_share"),
+            pl.col("over").alias("over_quota"),
+        ),
     )
 
 

@@ -13,6 +13,16 @@ from analytics.vocab import ANNUAL_GRADE_EN, OUTCOME_KINDS, QUARTERLY_GRADE_EN
 LANGS = ("zh", "en")
 
 COLUMNS: dict[str, tuple[str, str]] = {
+    # The strata and quarters of a flag's comparison (analytics.comparison_evidence).
+    "given_good": ("获“好”人次", "Given 好"),
+    "others_graded": ("本单位其他人员人次", "Others graded"),
+    "others_given_good": ("其他人员获“好”人次", "Others given 好"),
+    "others_good_rate": ("其他人员“好”占比", "Others' share of 好"),
+    "observed_minus_expected": ("实际减期望", "Observed minus expected"),
+    "weight": ("分层权重", "Stratum weight"),
+    "allowed_share": ("名额允许占比", "Share the quota allows"),
+    "evidence_link": ("证据", "Evidence"),
+    "about": ("涉及", "Concerns"),
     "person_id": ("人员编号", "Person ID"),
     "name": ("姓名", "Name"),
     "unit": ("单位", "Unit"),

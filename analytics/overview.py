@@ -495,9 +495,11 @@ def flag_list(flags: pl.DataFrame, lang: str, people: pl.DataFrame | None = None
     labels = {k: kind_label(k, lang) for k in flags["kind"].unique().to_list()}
     if people is not None:
         named = people.select("person_id", pl.col("name").alias("person_name"))
-        flags = flags.with_columns(
-            pl.when(pl.col("subject_type") == "person").then(pl.col("subject")).alias("person_id")
-        ).join(named, on="person_id", how="left")
+        flags = (
+            flags.with_columns(pl.when(pl.col("subject_type") == "person").then(pl.col("subject")).alias("person_id"))
+            .join(named, on="person_id", how="left")
+            .with_columns(pl.coalesce("person_name", "subject").alias("subject"))  # a person by name, not by code
+        )
     review = ["status", "assignee"] if "status" in flags.columns else []
     if review:
         flags = labelled(flags, lang)
@@ -518,4 +520,5 @@ def flag_list(flags: pl.DataFrame, lang: str, people: pl.DataFrame | None = None
         *review,
         pl.col(text).alias("evidence"),
         "flag_id",
+        *(["flag_key"] if "flag_key" in flags.columns else []),  # links to a profile carry the finding
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import flag_review, i18n, numbers, overview, pdf, person, report
+from analytics import flag_review, i18n, numbers, overview, pdf, person, person_flags, report
 from pages import _ui as ui
 
 tr = ui.tr
@@ -59,13 +59,14 @@ if chosen.height == 0:
     st.stop()
 
 asked = st.query_params.get("flag")
-table = overview.flag_list(chosen, lang, people=ui.call(person.directory, ui.FULL))
+people = ui.call(person.directory, ui.FULL)
+table = overview.flag_list(chosen, lang, people=people)
 if asked in table["flag_id"].to_list():
     # Arrived from a link (the overview, a profile): that flag is marked and listed first.
     table = overview.arrived_first(table, asked)
     chosen = overview.arrived_first(chosen, asked)
 event = ui.show_table(
-    ui.with_person_links(table, "person_id", "person_name").drop("person_id"),
+    ui.with_person_links(table, "person_id", "person_name", flag_col="flag_key").drop("person_id"),
     height=280,
     key="flag_table",
     selectable=True,
@@ -75,6 +76,7 @@ event = ui.show_table(
         "evidence": st.column_config.TextColumn(width="large"),
         "person_name": ui.person_link_config(),
         "flag_id": None,
+        "flag_key": None,
     },
 )
 picked = event.selection.rows if event is not None else []
@@ -89,9 +91,16 @@ ui.audit("open_flag", flag_id, {"kind": flag["kind"], "subject": flag["subject"]
 
 # --- evidence of the chosen flag
 st.markdown(
-    f"#### {i18n.kind_label(flag['kind'], lang)} · {ui.safe(flag['subject'])}"
+    f"#### {i18n.kind_label(flag['kind'], lang)} · {ui.safe(person_flags.subject_words(flag, people))}"
     + (f" · {ui.safe(flag['unit'])}" if flag["unit"] and flag["unit"] != flag["subject"] else "")
 )
+if flag["subject_type"] == "person":  # the person's whole record, this flag marked there
+    st.page_link(
+        ui.PAGES["person"],
+        label=tr("查看此人的立体画像", "Open this person's profile"),
+        query_params={"person": flag["subject"], "flag": flag["flag_key"]},
+        icon=":material/person:",
+    )
 m = st.columns(4)
 m[0].metric(tr("强度", "Severity"), f"{flag['severity']:.2f}")
 m[1].metric(tr("p 值", "p-value"), numbers.p_text(flag["p_value"]))
@@ -171,7 +180,13 @@ for start in range(0, len(figures), 2):
             ui.plot(fig, key=f"ev_{key}")
 for key, (title, frame) in evidence.tables.items():
     with st.expander(f"{title}（{frame.height}）" if lang == "zh" else f"{title} ({frame.height})"):
-        ui.show_table(frame, height=min(400, 38 + 35 * frame.height))
+        linked = "person_id" in frame.columns and "name" in frame.columns
+        shown = ui.with_person_links(frame, flag_key=flag["flag_key"]).drop("person_id") if linked else frame
+        ui.show_table(
+            shown,
+            height=min(400, 38 + 35 * frame.height),
+            column_config={"name": ui.person_link_config()} if linked else None,
+        )
         ui.downloads(frame, f"{flag['flag_id']}_{key}", key=f"dl_ev_{key}")
 
 # --- the inspection report for the flags listed above
@@ -215,7 +230,7 @@ with st.container(horizontal=True):
         ui.MIME["html"],
         key="report_html",
     )
-    ui.downloads(table.drop("flag_id"), tr("预警清单", "flags"), key="dl_flags")
+    ui.downloads(table.drop("flag_id", "flag_key"), tr("预警清单", "flags"), key="dl_flags")
 if not pdf.find_chromium():
     st.caption(
         tr(

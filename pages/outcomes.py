@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, i18n, outcome_units, outcomes, overview
+from analytics import charts, i18n, outcome_units, outcomes, overview, person
 from pages import _ui as ui
 
 tr = ui.tr
@@ -68,17 +68,20 @@ with breaks_tab:
     if rule_flags.height == 0:
         st.success(tr(f"{year} 年度没有发现违反规则的结果运用。", f"No outcome rule breaks found for {year}."))
     else:
-        table = overview.flag_list(rule_flags, lang).drop("kind_label", "lane", "period_to")
+        people = ui.call(person.directory, ui.FULL)
+        table = overview.flag_list(rule_flags, lang, people=people).drop("kind_label", "lane", "period_to")
         ui.show_table(
-            table,
+            ui.with_person_links(table, "person_id", "person_name", flag_col="flag_key").drop("person_id"),
             height=360,
             column_config={
                 "evidence": st.column_config.TextColumn(width="large"),
+                "person_name": ui.person_link_config(),
                 "flag_id": None,
+                "flag_key": None,
                 "severity": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
             },
         )
-        ui.downloads(table.drop("flag_id"), f"outcome_rule_breaks_{year}", key="dl_breaks")
+        ui.downloads(table.drop("flag_id", "flag_key"), f"outcome_rule_breaks_{year}", key="dl_breaks")
 with units_tab:
     use = ui.call(outcome_units.unit_use, ui.DATA, ui.SETTINGS, year=year)
     ui.show_table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, i18n, person
+from analytics import charts, i18n, person, person_flags
 from pages import _ui as ui
 
 tr = ui.tr
@@ -67,6 +67,31 @@ cols[3].metric(
     f"{standing['percentile'][-1]:.0f}" if standing.height else "—",
     border=True,
 )
+
+# --- flags about this person, their unit and their reviewers; the one a link came from first and marked
+related = person_flags.person_flags(ui.flags(), ui.data(), pid, lang, arrived=st.query_params.get("flag"))
+if related.height:
+    came = person_flags.arrived(related)
+    if came:
+        st.info(
+            tr(
+                f"▶ 您从这条预警来到此页：{came['kind']} · {ui.safe(came['subject'])}。{ui.safe(came['evidence'])}",
+                f"▶ You came here from this flag: {came['kind']} · {ui.safe(came['subject'])}. "
+                f"{ui.safe(came['evidence'])}",
+            ),
+            icon=":material/flag:",
+        )
+    st.markdown(tr(f"**相关预警（{related.height}）**", f"**Related flags ({related.height})**"))
+    ui.show_table(
+        ui.with_flag_links(related).drop("flag_id", "flag_key"),
+        height=min(260, 38 + 35 * related.height),
+        column_config={
+            "evidence_link": ui.flag_link_config(tr("查看证据", "Open evidence")),
+            "severity": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+            "evidence": st.column_config.TextColumn(width="large"),
+            "arrived": st.column_config.TextColumn(width="small"),
+        },
+    )
 
 left, right = st.columns([1.4, 1])
 with left:

@@ -70,7 +70,7 @@ def test_lenient_reviewer_chart_is_the_equal_score_comparison(lang):
     )
     assert len(fig.data[0].x) == summary.height <= 6  # score fifths (and the unscored), not one bar per unit
     assert (summary["rate"] >= summary["others_rate"]).all()  # more 好 at every score level
-    assert ev.tables["strata"][1]["n"].sum() == stats["people"] * 8  # every person-quarter the reviewer graded
+    assert ev.tables["strata"][1]["graded"].sum() == stats["people"] * 8  # every person-quarter the reviewer graded
 
 
 def test_scores_rose_chart_reads_the_quarters_over_the_cap():
@@ -123,8 +123,8 @@ def test_sole_reviewer_chart_is_the_unit_against_its_quota_and_lane():
     shares, allowed = quarters.data[0].y, quarters.data[1].y
     table = ev.tables["quarters"][1]
     assert list(shares) == pytest.approx([0.6] * 8) and list(allowed) == pytest.approx([0.4] * 8)
-    assert table["k"].sum() / table["n"].sum() == pytest.approx(stats["share"])
-    assert table["quota"].sum() / table["n"].sum() == pytest.approx(stats["allowed_share"])
+    assert table["given_good"].sum() / table["graded"].sum() == pytest.approx(stats["share"])
+    assert table["quota"].sum() / table["graded"].sum() == pytest.approx(stats["allowed_share"])
     funnel = ev.tables["funnel"][1]
     mine = funnel.filter(pl.col("unit") == "宽松所").row(0, named=True)
     # The lane comparison of the test: the unit's share against the lane's reference, limits with the spread.

@@ -34,7 +34,7 @@ from pages._ui.filters import filters_caption, selected_period, sidebar
 from pages._ui.flags import all_flags, detector_kinds, flags
 from pages._ui.frame import is_empty, page_setup, require_data, start_screen
 from pages._ui.lang import default_lang, label, lang, percent, period_text, safe, tr
-from pages._ui.links import person_link_config, with_person_links
+from pages._ui.links import flag_link_config, person_link_config, with_flag_links, with_person_links
 from pages._ui.session import (
     Access,
     account_box,

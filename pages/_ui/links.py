@@ -26,12 +26,19 @@ def _url_part(column: str) -> pl.Expr:
 
 
 def with_person_links(
-    frame: pl.DataFrame, id_col: str = "person_id", name_col: str = "name", flag_col: str | None = None
+    frame: pl.DataFrame,
+    id_col: str = "person_id",
+    name_col: str = "name",
+    flag_col: str | None = None,
+    flag_key: str | None = None,
 ) -> pl.DataFrame:
     """`name_col` becomes a link to the person's profile (shown as the name; the id when there is none).
 
-    `flag_col`: a column holding a flag_id the profile should highlight on arrival.
+    `flag_col`: a column holding the flag_key the profile should highlight on arrival; `flag_key`: one flag
+    for every row (the evidence of one flag).
     """
+    if flag_key is not None and flag_col is None:
+        frame, flag_col = frame.with_columns(pl.lit(flag_key).alias("_flag")), "_flag"
     if id_col not in frame.columns:
         return frame
     shown = (
@@ -41,9 +48,25 @@ def with_person_links(
     )
     flag = (pl.lit("&flag=") + _url_part(flag_col)) if flag_col and flag_col in frame.columns else pl.lit("")
     url = pl.concat_str([pl.lit(f"{PROFILE}?person="), _url_part(id_col), flag, pl.lit("&name="), shown])
-    return frame.with_columns(pl.when(pl.col(id_col).is_not_null()).then(url).alias(name_col))
+    linked = frame.with_columns(pl.when(pl.col(id_col).is_not_null()).then(url).alias(name_col))
+    return linked.drop("_flag", strict=False)
 
 
 def person_link_config(label: str | None = None) -> st.column_config.LinkColumn:
     """Column setting that shows a with_person_links column as the name, opening the profile."""
     return st.column_config.LinkColumn(label, display_text=_NAME_IN_URL)
+
+
+FLAGS = "flags"  # the flags page's URL path (pages/flags.py)
+
+
+def with_flag_links(frame: pl.DataFrame, id_col: str = "flag_id", out: str = "evidence_link") -> pl.DataFrame:
+    """`out`: a link to the flag's evidence on the flags page (`flags?flag=<flag_id>`)."""
+    if id_col not in frame.columns:
+        return frame
+    return frame.with_columns(pl.concat_str([pl.lit(f"{FLAGS}?flag="), _url_part(id_col)]).alias(out))
+
+
+def flag_link_config(text: str) -> st.column_config.LinkColumn:
+    """Column setting that shows a with_flag_links column as `text` (e.g. 查看证据)."""
+    return st.column_config.LinkColumn(text, display_text=text)
