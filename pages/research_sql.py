@@ -12,6 +12,7 @@ import streamlit as st
 from analytics import export
 from analytics.detectors import run_detectors
 from analytics.errors import UserError
+from analytics.sql_column_words import column_words, type_words
 from analytics.sql_workspace import DEFAULT_ROW_LIMIT, DEFAULT_TIMEOUT_S, EXAMPLE_QUERIES, execute, table_docs
 from analytics.survey.analysis import trust_sql
 from pages import _ui as ui
@@ -26,7 +27,7 @@ def examples() -> list[tuple[str, str, str]]:
     """(title zh, title en, sql): the saved examples plus the survey x rotation question."""
     saved = [(e.title_zh, e.title_en, e.sql) for e in EXAMPLE_QUERIES]
     k = ui.settings().privacy.k_min
-    return saved + [("问卷：被预警轮流坐庄的单位是否更不认可考核（需勾选 flags 表）",
+    return saved + [("问卷：被预警轮流坐庄的单位是否更不认可考核（需勾选“加入预警表”）",
                      "Survey: do units flagged for rotation trust reviews less? (tick the flags table)", trust_sql("rotation", k))]  # fmt: skip
 
 
@@ -51,15 +52,21 @@ def downloads(frame: pl.DataFrame, sql: str) -> None:
                                mime=MIME[fmt], key=f"sql_dl_{fmt}", on_click="ignore", icon=":material/download:")  # fmt: skip
 
 
-ui.page_setup("SQL 查询", "SQL workspace", ("只读：只能运行一条 SELECT 查询；写入、文件读取和设置修改一律拒绝。",
+ui.page_setup("SQL 查询", "SQL workspace", ("只读：只能运行一条 `SELECT` 查询；写入、文件读取和设置修改一律拒绝。",
                                            "Read-only: one SELECT query at a time; writes, file access and settings are refused."))  # fmt: skip
 scope = ui.current_scope()
+lang = ui.lang()
 docs = table_docs(scope)
 with st.sidebar.expander(tr("可查询的表", "Tables you can query"), expanded=False):
     for table, columns in docs.items():
-        st.markdown(f"**{table}**")
-        st.caption("  \n".join(f"`{name}` {kind.split()[0].lower()} · {meaning}" for name, kind, meaning in columns))
-    st.markdown(f"**{FLAGS_TABLE}**")
+        st.markdown(f"**`{table}`**")
+        st.caption(
+            "  \n".join(
+                f"`{name}` {type_words(kind, lang)} · {column_words(table, name, meaning, lang)}"
+                for name, kind, meaning in columns
+            )
+        )
+    st.markdown(f"**`{FLAGS_TABLE}`**")
     st.caption(
         tr(
             "（可选）当前范围内的轮流坐庄与宽松评价预警，列同预警页。",
@@ -79,7 +86,7 @@ timeout = c2.number_input(
     tr("时限（秒）", "Time limit (s)"), 1.0, 120.0, DEFAULT_TIMEOUT_S, step=5.0, key="sql_timeout"
 )
 with_flags = c3.checkbox(
-    tr("加入预警表 flags（首次需运行检测）", "Include the flags table (runs the detectors once)"), key="sql_flags"
+    tr("加入预警表 `flags`（首次需运行检测）", "Include the flags table (runs the detectors once)"), key="sql_flags"
 )
 run = c4.button(tr("运行", "Run"), type="primary", icon=":material/play_arrow:", width="stretch")
 

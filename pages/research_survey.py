@@ -14,14 +14,11 @@ from analytics.dataset import Scope
 from analytics.detectors import run_detectors
 from analytics.survey import analysis as sa
 from analytics.survey import charts
+from analytics.survey import words as sw
 from pages import _ui as ui
 
 tr = ui.tr
 MIME = {"csv": "text/csv", "xlsx": ui.MIME["xlsx"], "parquet": "application/vnd.apache.parquet"}
-TYPE_LABELS = {
-    "likert": ("量表", "Likert"), "numeric_scale": ("数字量表", "number scale"), "single_choice": ("单选", "single choice"),
-    "multiple_choice": ("多选", "multiple choice"), "text": ("文本", "free text"), "attribute": ("属性", "attribute"),
-}  # fmt: skip
 
 
 def _scope_key() -> tuple:
@@ -54,6 +51,11 @@ def downloads(frame: pl.DataFrame, base: str, key: str) -> None:
         with col:
             st.download_button(fmt.upper(), data=lambda fmt=fmt: content(fmt), file_name=f"{base}.{fmt}",
                                mime=MIME[fmt], key=f"{key}_{fmt}", on_click="ignore", icon=":material/download:")  # fmt: skip
+
+
+def table(frame: pl.DataFrame, **kwargs) -> None:
+    """A survey table as people read it: headers in the page's language, 全部 and yes/no in words."""
+    ui.show_table(sw.readable(frame, ui.lang()), **kwargs)
 
 
 def item_label(items: pl.DataFrame):
@@ -106,7 +108,7 @@ def tab_distribution(data: sa.SurveyData, k: int) -> None:
         dist = pl.concat([dist, options])
     suppressed_note(dist, k)
     with st.expander(tr("分布表", "Distribution table")):
-        st.dataframe(dist, hide_index=True)
+        table(dist)
         downloads(dist, "survey_distribution", "sv_dist_dl")
 
 
@@ -128,13 +130,13 @@ def tab_crosstab(data: sa.SurveyData, k: int) -> None:
     cols[0].metric("χ²", num(ct.chi2, 2))
     cols[1].metric(tr("自由度", "df"), "—" if ct.dof is None else str(ct.dof))
     cols[2].metric("p", p_text(ct.p_value))
-    cols[3].metric("Cramér's V", num(ct.cramers_v))
+    cols[3].metric(tr("关联强度 V 系数", "Cramér's V"), num(ct.cramers_v))
     if ct.note:
-        st.caption(ct.note)
+        st.caption(sw.note_words(ct.note, ui.lang()))
     ui.plot(charts.crosstab_bars(ct.table, tr("各组答案构成", "Answer mix by group"), ui.lang()), key="sv_ct")
     suppressed_note(ct.table, k)
     with st.expander(tr("交叉表", "Cross-tab")):
-        st.dataframe(ct.table, hide_index=True)
+        table(ct.table)
         downloads(ct.table, "survey_crosstab", "sv_ct_dl")
 
 
@@ -151,12 +153,12 @@ def tab_means(data: sa.SurveyData, k: int) -> None:
     )
     suppressed_note(means, k)
     with st.expander(tr("均值表", "Means table")):
-        st.dataframe(means, hide_index=True)
+        table(means)
         downloads(means, "survey_means", "sv_m_dl")
 
 
 def tab_alpha(data: sa.SurveyData, k: int) -> None:
-    st.caption(tr("Cronbach's α：同一维度题目的内部一致性（≥ 0.7 通常可接受）。默认按题目分组（量表类型或题号前缀）。",
+    st.caption(tr("克朗巴赫 α 系数：同一维度题目的内部一致性（≥ 0.7 通常可接受）。默认按题目分组（量表类型或题号前缀）。",
                   "Cronbach's alpha: internal consistency of items meant to measure one thing (>= 0.7 is usually acceptable). "
                   "Default groups: the item's scale family or its prefix."))  # fmt: skip
     items = sa.question_items(data, sa.SCALE_TYPES)
@@ -168,19 +170,19 @@ def tab_alpha(data: sa.SurveyData, k: int) -> None:
                             key="sv_a_items")  # fmt: skip
     if len(custom) >= 2:
         alpha = pl.concat([alpha, sa.cronbach_alpha(data, custom, reverse=tuple(reverse), k=k)])
-    st.dataframe(alpha, hide_index=True, column_config={"alpha": st.column_config.NumberColumn(format="%.3f")})
+    table(alpha, column_config={"alpha": st.column_config.NumberColumn(format="%.3f")})
     suppressed_note(alpha, k)
     downloads(alpha, "survey_alpha", "sv_a_dl")
 
 
 def tab_text(data: sa.SurveyData, k: int) -> None:
     query = st.text_input(
-        tr("搜索意见建议", "Search free-text answers"), key="sv_q", placeholder=tr("如：反馈", "e.g. 反馈")
+        tr("搜索意见建议", "Search free-text answers"), key="sv_q", placeholder=tr("如：反馈", "e.g. feedback")
     )
     found = sa.search_text(data, query, k=k)
     st.caption(tr(f"{found.height} 条回答；少于 {k} 人的单位不显示单位名。",
                   f"{found.height} answers; units under {k} respondents are not named."))  # fmt: skip
-    st.dataframe(found, hide_index=True, height=360)
+    table(found, height=360)
     downloads(found, "survey_text", "sv_t_dl")
 
 
@@ -221,8 +223,8 @@ def tab_join(data: sa.SurveyData, k: int) -> None:
     st.markdown(tr(
         f"**{cmp.flagged_units} 个被预警“{kind_zh}”的单位**（{cmp.flagged_respondents} 人）{measure_zh}平均为 **{fmt(cmp.flagged_mean)}**，"
         f"**其余 {cmp.other_units} 个单位**（{cmp.other_respondents} 人）为 **{fmt(cmp.other_mean)}**；"
-        f"差 {num(cmp.difference)}（95% CI {num(cmp.ci_low)} ~ {num(cmp.ci_high)}，Welch t 检验 {p_eq(cmp.t_p_value)}，"
-        f"Mann-Whitney {p_eq(cmp.mw_p_value)}）。",
+        f"差 {num(cmp.difference)}（95% 置信区间 {num(cmp.ci_low)} ~ {num(cmp.ci_high)}，"
+        f"方差不齐的 t 检验 {p_eq(cmp.t_p_value)}，秩和检验 {p_eq(cmp.mw_p_value)}）。",
         f"**{cmp.flagged_units} units flagged for {kind}** ({cmp.flagged_respondents} respondents): {measure_en} "
         f"**{fmt(cmp.flagged_mean)}** on average; **the other {cmp.other_units} units** ({cmp.other_respondents}): "
         f"**{fmt(cmp.other_mean)}**; difference {num(cmp.difference)} (95% CI {num(cmp.ci_low)} to {num(cmp.ci_high)}, "
@@ -230,22 +232,24 @@ def tab_join(data: sa.SurveyData, k: int) -> None:
     ))  # fmt: skip
     cols = st.columns(2)
     for col, c in zip(cols, (join.pearson, join.spearman), strict=True):
-        col.metric(f"{'Pearson r' if c.method == 'pearson' else 'Spearman ρ'} (n={c.n})", num(c.r),
-                   help=tr("95% 置信区间（Fisher z）", "95% interval (Fisher z)"))  # fmt: skip
-        col.caption(f"95% CI [{num(c.ci_low)}, {num(c.ci_high)}] · {p_eq(c.p_value)}")
+        name = tr("积差相关系数 r", "Pearson r") if c.method == "pearson" else tr("等级相关系数 ρ", "Spearman ρ")
+        col.metric(f"{name}（n = {c.n}）" if ui.lang() == "zh" else f"{name} (n = {c.n})", num(c.r),
+                   help=tr("95% 置信区间按费希尔 z 变换计算", "95% interval (Fisher z)"))  # fmt: skip
+        col.caption(tr(f"95% 置信区间 [{num(c.ci_low)}, {num(c.ci_high)}] · {p_eq(c.p_value)}",
+                       f"95% CI [{num(c.ci_low)}, {num(c.ci_high)}] · {p_eq(c.p_value)}"))  # fmt: skip
     x_title = tr("预警强度", "flag severity") if x_choice == "severity" else tr("“好”等次占比", "share of 好")
     y_title = tr("不认同比例", "share disagreeing") if y == "distrust_share" else tr("认同均值", "mean agreement")
     ui.plot(charts.unit_scatter(join.per_unit, x, y, f"{kind}_flagged", tr("单位：问卷 × 考核", "Units: survey x grades"),
                                 ui.lang(), x_title, y_title), key="sv_join")  # fmt: skip
     suppressed_note(join.per_unit, k)
     with st.expander(tr("单位明细", "Per unit")):
-        st.dataframe(join.per_unit, hide_index=True)
+        table(join.per_unit)
         downloads(join.per_unit, "survey_by_unit", "sv_j_dl")
     with st.expander(tr("在 SQL 查询页得到同样的数字", "The same numbers in the SQL workspace")):
         st.caption(
             tr(
-                "在 SQL 查询页勾选“加入预警表 flags”后运行：",
-                "Tick “include the flags table” on the SQL page, then run:",
+                "在 SQL 查询页勾选“加入预警表”后运行：",
+                'Tick "include the flags table" on the SQL page, then run:',
             )
         )
         st.code(sa.trust_sql(kind, k), language="sql")
@@ -286,8 +290,7 @@ if data.is_empty:
     st.info(tr("您的权限范围内没有问卷答卷。", "No survey respondents within your scope."))
     st.stop()
 with st.expander(tr(f"题目与类型（{data.items.height} 列）", f"Items and types ({data.items.height} columns)")):
-    st.dataframe(data.items.drop("import_id").with_columns(
-        pl.col("item_type").replace({t: tr(*v) for t, v in TYPE_LABELS.items()})), hide_index=True)  # fmt: skip
+    table(sw.items_table(data.items, ui.lang()))
 tabs = st.tabs([tr("分布", "Distribution"), tr("交叉表", "Cross-tab"), tr("分组均值", "Group means"), tr("信度 α", "Alpha"),
                 tr("意见文本", "Free text"), tr("与考核结果关联", "Survey x grades")])  # fmt: skip
 for tab, draw in zip(tabs, (tab_distribution, tab_crosstab, tab_means, tab_alpha, tab_text, tab_join), strict=True):

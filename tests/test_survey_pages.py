@@ -55,7 +55,7 @@ def test_survey_page_renders_every_tab(survey_db, monkeypatch):
     at = page("research_survey.py", survey_db, monkeypatch)
     assert not at.exception
     assert len(at.tabs) == 6
-    assert any("Cramér" in m.label for m in at.metric)
+    assert any("V 系数" in m.label for m in at.metric)  # the cross-tab's association, in Chinese
     assert any("轮流坐庄" in m.value for m in at.markdown)
 
 
