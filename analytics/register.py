@@ -246,19 +246,26 @@ def registration_forms_xlsx(
 
     Returns the workbook's bytes when target is None. Raises UserError when nobody is on record.
     """
+    forms = unit_forms(data, year, unit, settings)
+    buf = io.BytesIO() if target is None else target
+    book = _open_book(buf)
+    try:
+        fmt, taken = _formats(book), set()
+        for form in forms:  # one sheet per person: the loop is the output itself
+            _write_form(book.add_worksheet(_sheet_name(form, taken)), fmt, form)
+    finally:
+        book.close()
+    return buf.getvalue() if target is None else None
+
+
+def unit_forms(data: AssessmentData, year: int, unit: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The forms (registration_form) of everyone in `unit` with a record in `year`, sorted by person_id.
+
+    Raises UserError when nobody is on record."""
     settings = settings or Settings()
     in_unit = pl.col("unit") == unit
     subset = AssessmentData(data.quarterly.filter(in_unit), data.annual.filter(in_unit), data.outcomes)
     people = link(subset, settings).filter((pl.col("year") == year) & in_unit)["person_id"].unique().sort()
     if people.len() == 0:
         raise UserError(f"单位“{unit}”没有 {year} 年度的考核记录 / no records for unit {unit!r} in {year}")
-    buf = io.BytesIO() if target is None else target
-    book = _open_book(buf)
-    try:
-        fmt, taken = _formats(book), set()
-        for person_id in people.to_list():  # one sheet per person: the loop is the output itself
-            form = registration_form(subset, person_id, year, settings)
-            _write_form(book.add_worksheet(_sheet_name(form, taken)), fmt, form)
-    finally:
-        book.close()
-    return buf.getvalue() if target is None else None
+    return [registration_form(subset, person_id, year, settings) for person_id in people.to_list()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, i18n, person, person_flags
+from analytics import charts, i18n, pdf, person, person_flags, register, register_print
 from pages import _ui as ui
 
 tr = ui.tr
@@ -145,6 +145,23 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
             ui.MIME["xlsx"],
             key="form_dl",
         )
+        unit = who.get("unit")
+        if unit:  # the whole unit's forms, one sheet (Excel) or one A4 page (PDF) per person
+            ui.download_bytes(
+                tr("本单位全部人员（Excel）", "Everyone in the unit (Excel)"),
+                lambda: register.registration_forms_xlsx(data, form_year, unit, settings=settings),
+                f"考核登记表_{unit}_{form_year}.xlsx",
+                ui.MIME["xlsx"],
+                key="unit_forms_xlsx",
+            )
+            if pdf.find_chromium():
+                ui.download_bytes(
+                    tr("本单位全部人员（PDF）", "Everyone in the unit (PDF)"),
+                    lambda: register_print.registration_forms_pdf(data, form_year, unit, settings),
+                    f"考核登记表_{unit}_{form_year}.pdf",
+                    "application/pdf",
+                    key="unit_forms_pdf",
+                )
 record_table = record.select("period", "grade", "score", "reviewer", "unit", "lane")
 with st.expander(tr(f"逐季记录（{record.height}）", f"Quarter by quarter ({record.height})")):
     ui.show_table(record_table)

@@ -37,7 +37,8 @@ The registration form 公务员年度考核登记表（平时考核情况）as a
 
 examples:
   python -m analytics register CS0001 --year 2024 --out CS0001_2024.xlsx
-  python -m analytics register --unit 常山县财政局 --year 2024 --out 财政局_2024.xlsx   # one sheet per person"""
+  python -m analytics register --unit 常山县财政局 --year 2024 --out 财政局_2024.xlsx   # one sheet per person
+  python -m analytics register --unit 常山县财政局 --year 2024 --out 财政局_2024.pdf    # one A4 page per person"""
 
 
 def _load(args: argparse.Namespace) -> tuple[AssessmentData, Settings]:
@@ -84,11 +85,25 @@ def _run_outcomes(args: argparse.Namespace) -> int:
 
 
 def _run_register(args: argparse.Namespace) -> int:
-    if not args.out.lower().endswith(".xlsx"):
-        raise UserError("--out must name an .xlsx file")
+    suffix = Path(args.out).suffix.lower()
+    if suffix not in (".xlsx", ".pdf", ".html") or (suffix != ".xlsx" and not args.unit):
+        raise UserError(
+            "--out 须为 .xlsx 文件（整个单位 --unit 时也可为 .pdf 或 .html）/ "
+            "--out must name an .xlsx file (or, with --unit, a .pdf or .html)"
+        )
     if bool(args.person_id) == bool(args.unit):
         raise UserError("give either PERSON_ID or --unit UNIT")
     data, settings = _load(args)
+    if args.unit and suffix != ".xlsx":
+        from analytics import register_print
+
+        if suffix == ".pdf":
+            Path(args.out).write_bytes(register_print.registration_forms_pdf(data, args.year, args.unit, settings))
+        else:
+            html = register_print.registration_forms_html(data, args.year, args.unit, settings)
+            Path(args.out).write_text(html, encoding="utf-8")
+        print(f"{args.unit} {args.year} -> {Path(args.out)}", flush=True)
+        return 0
     if args.unit:
         forms.registration_forms_xlsx(data, args.year, args.unit, args.out, settings)
         print(f"{args.unit} {args.year} -> {Path(args.out)}", flush=True)
@@ -108,11 +123,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output(p)
     p.set_defaults(func=_run_outcomes)
 
-    r = sub.add_parser("register", help="registration form (考核登记表) as printable xlsx",
+    r = sub.add_parser("register", help="registration form (考核登记表) as printable xlsx (a unit also as PDF)",
                        description=REGISTER_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     add_db(r)
     r.add_argument("person_id", nargs="?", metavar="PERSON_ID", help="人员编号")
     r.add_argument("--unit", help="every person of this unit, one sheet each (instead of PERSON_ID)")
     r.add_argument("--year", type=int, required=True, metavar="Y", help="assessment year")
-    r.add_argument("--out", required=True, metavar="FILE.xlsx", help="the workbook to write")
+    r.add_argument("--out", required=True, metavar="FILE",
+                   help="the file to write: .xlsx; with --unit also .pdf (printed by Chromium) or .html")  # fmt: skip
     r.set_defaults(func=_run_register)
