@@ -51,7 +51,16 @@ def style(fig: go.Figure, title: str, height: int | None = None, legend: bool | 
             "font": {"size": 15},
         },
         font={"family": CJK_FONT, "size": 12},
-        margin={"l": 8, "r": 8, "t": (46 if title else 8) + (22 if raised else 0) + (46 if top else 0), "b": 8},
+        margin={
+            "l": 8,
+            "r": 8,
+            # a second title line (<br><sup>…</sup>) needs its own room above the plot
+            "t": (46 if title else 8)
+            + (16 if "<br>" in (title or "") else 0)
+            + (22 if raised else 0)
+            + (46 if top else 0),
+            "b": 8,
+        },
         height=height,
         showlegend=bool(legend),
         legend={

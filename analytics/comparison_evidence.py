@@ -118,19 +118,12 @@ def _cap_and_lane(ev, data, settings, flag: dict, stats: dict, lang: str, funnel
     graded = quarters["n"].sum()
     share, allowed = quarters["k"].sum() / max(graded, 1), quarters["quota"].sum() / max(graded, 1)
     whole = (
-        pick(
-            (f"（全期 {share:.0%}，名额最多 {allowed:.0%}）", f" (whole period {share:.0%}; quota {allowed:.0%})"), lang
-        )
+        pick((f"全期 {share:.0%}，名额最多 {allowed:.0%}", f"whole period {share:.0%}; quota {allowed:.0%}"), lang)
         if graded
         else ""
     )
-    title = pick(
-        (
-            f"{unit}：每季度“好”占比与本单位名额上限{whole}",
-            f"{unit}: share of 好 each quarter against its quota{whole}",
-        ),
-        lang,
-    )
+    title = pick((f"{unit}：每季度“好”占比与名额上限", f"{unit}: share of 好 each quarter against its quota"), lang)
+    title += f"<br><sup>{whole}</sup>" if whole else ""
     ev.figures.append(("quarters", evidence_charts.quarters_against_cap(quarters, title, lang, centre, height=340)))
     funnel = funnel_of(data, settings, unit)
     if funnel.height:
@@ -140,13 +133,7 @@ def _cap_and_lane(ev, data, settings, flag: dict, stats: dict, lang: str, funnel
                 "funnel",
                 charts.funnel_plot(
                     funnel,
-                    pick(
-                        (
-                            "与同赛道各单位比较：全期“好”占比及检验的控制限",
-                            "Against the lane's units: share of 好 and the test's limits",
-                        ),
-                        lang,
-                    ),
+                    pick(("与同赛道各单位比较（检验的控制限）", "Against the lane's units (the test's limits)"), lang),
                     lang,
                     highlight=unit,
                     height=360,

@@ -29,6 +29,12 @@ def period_label(t: int, lang: str) -> str:
     return period_words(f"{t // 4}Q{t % 4 + 1}", lang)
 
 
+def _tick(t: int, lang: str) -> str:
+    """A quarter on two lines (year, quarter), so twelve of them fit half a page without turning."""
+    year, quarter = t // 4, t % 4 + 1
+    return f"{year}年<br>{'一二三四'[quarter - 1]}季度" if lang == "zh" else f"{year}<br>Q{quarter}"
+
+
 def _nothing(lang: str) -> str:
     return pick(("暂无可比较的数据", "Nothing to compare"), lang)
 
@@ -43,7 +49,7 @@ def strata_compare(
     if summary.height == 0:
         return empty_figure(title, _nothing(lang), height)
     groups = summary["group"].to_list()
-    labels = [pick(FIFTH_LABELS.get(g, (str(g), str(g))), lang) if by_score else period_label(g, lang) for g in groups]
+    labels = [pick(FIFTH_LABELS.get(g, (str(g), str(g))), lang) if by_score else _tick(g, lang) for g in groups]
     fig = go.Figure()
     for rate, n, good, name, color in (
         ("rate", "n", "good", subject, ACCENT),
@@ -68,7 +74,7 @@ def strata_compare(
         )
     fig.update_layout(barmode="group", bargap=0.3)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title=pick(("“好”占比", "Share of 好"), lang))
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", tickangle=0)
     return style(fig, title, height, legend="top")
 
 
@@ -81,7 +87,7 @@ def quarters_against_cap(
     """
     if quarters.height == 0:
         return empty_figure(title, _nothing(lang), height)
-    labels = [period_label(t, lang) for t in quarters["t"]]
+    labels = [_tick(t, lang) for t in quarters["t"]]
     fig = go.Figure()
     fig.add_bar(
         x=labels,
@@ -101,15 +107,17 @@ def quarters_against_cap(
         name=pick(("名额上限（按人数）", "Quota allowed (by headcount)"), lang),
         hovertemplate="%{x}: %{y:.0%}<extra></extra>",
     )
-    if lane_centre is not None:
-        fig.add_hline(
-            y=lane_centre,
+    if lane_centre is not None:  # a legend entry, not an annotation: it must not sit on the bars
+        fig.add_scatter(
+            x=labels,
+            y=[lane_centre] * len(labels),
+            mode="lines",
             line={"color": "#8d6e63", "dash": "dot", "width": 1.5},
-            annotation_text=pick((f"同赛道参照 {lane_centre:.0%}", f"lane reference {lane_centre:.0%}"), lang),
-            annotation_position="top left",
+            name=pick((f"同赛道参照 {lane_centre:.0%}", f"Lane reference {lane_centre:.0%}"), lang),
+            hoverinfo="skip",
         )
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title=pick(("“好”占比", "Share of 好"), lang))
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", tickangle=0)
     return style(fig, title, height, legend="top")
 
 
@@ -117,7 +125,7 @@ def anomaly_by_quarter(quarters: pl.DataFrame, title: str, lang: str, height: in
     """The unit's anomaly score per quarter against the forest's threshold (above it: outlying)."""
     if quarters.height == 0:
         return empty_figure(title, _nothing(lang), height)
-    labels = [period_label(t, lang) for t in quarters["t"]]
+    labels = [_tick(t, lang) for t in quarters["t"]]
     fig = go.Figure()
     fig.add_bar(
         x=labels,
@@ -134,7 +142,7 @@ def anomaly_by_quarter(quarters: pl.DataFrame, title: str, lang: str, height: in
         annotation_position="top left",
     )
     fig.update_yaxes(title=pick(("异常分数", "Anomaly score"), lang), range=[0, 1])
-    fig.update_xaxes(type="category")
+    fig.update_xaxes(type="category", tickangle=0)
     return style(fig, title, height, legend=False)
 
 

@@ -49,6 +49,14 @@ def period_of(t: pl.Expr) -> pl.Expr:
     return pl.format("{}Q{}", t // 4, t % 4 + 1)
 
 
+def period_words(t: pl.Expr, lang: str) -> pl.Expr:
+    """A period index in a sentence's words: '2023年第一季度' / '2023 Q1' (never the code 2023Q1)."""
+    if lang == "zh":
+        quarter = (t % 4).replace_strict({0: "一", 1: "二", 2: "三", 3: "四"}, return_dtype=pl.Utf8)
+        return pl.format("{}年第{}季度", t // 4, quarter)
+    return pl.format("{} Q{}", t // 4, t % 4 + 1)
+
+
 def pct(expr: pl.Expr) -> pl.Expr:
     """Share as text, '37%'."""
     return pl.format("{}%", (expr * 100).round(0).cast(pl.Int64))

@@ -30,6 +30,7 @@ from analytics.detectors._unit_stats import (
     num,
     ordered,
     period_of,
+    period_words,
     stats_json,
     unit_main_lane,
 )
@@ -238,7 +239,7 @@ class OutlierDetector:
             evidence_zh=pl.format(
                 "{}：{} 的等次与得分构成与同赛道单位明显不同（异常分 {}，属最异常的 {}；共 {} 个季度被标记）：{}。",
                 "unit",
-                "worst_period",
+                period_words(pl.col("worst_t"), "zh"),
                 num(pl.col("anomaly")),
                 pl.lit(f"{contamination:.0%}"),
                 "quarters_flagged",
@@ -248,7 +249,7 @@ class OutlierDetector:
                 "{}: in {} its grade and score mix stood apart from its lane (anomaly score {}, among the most unusual "
                 "{}; {} quarter(s) flagged): {}.",
                 "unit",
-                "worst_period",
+                period_words(pl.col("worst_t"), "en"),
                 num(pl.col("anomaly")),
                 pl.lit(f"{contamination:.0%}"),
                 "quarters_flagged",

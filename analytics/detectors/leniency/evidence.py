@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from analytics.detectors._unit_stats import num, p_text, pct, period_of
+from analytics.detectors._unit_stats import num, p_text, pct, period_words
 
 WITHIN, UNSCORED, SCORES_ROSE, SOLE = "within", "unscored", "scores_rose", "sole"
 
@@ -77,7 +77,7 @@ def _slots(basis: str, lang: str) -> list:
     if basis == SCORES_ROSE:
         return ["pq", "people", "quarters_r", "over_r", pct(f("excess_r") / f("unit_excess")), _points(f("rd_over")),
                 _tail(lang), _points(f("score_pct")), _points(f("rd"))]  # fmt: skip
-    return ["quarters", "quarters_over", pct(f("worst_share")), period_of(f("worst_t")), pct(f("share")), "pq",
+    return ["quarters", "quarters_over", pct(f("worst_share")), period_words(f("worst_t"), lang), pct(f("share")), "pq",
             "people", pct(f("allowed_share")), pct(f("lane_mean")).fill_null("—"), p_text(f("p_cap")),
             p_text(f("p_lane")), p_text(f("p_value")), p_text(f("q_value"))]  # fmt: skip
 

@@ -23,6 +23,7 @@ from analytics.detectors._unit_stats import (
     p_text,
     pct,
     period_of,
+    period_words,
     stats_json,
     unit_main_lane,
 )
@@ -136,7 +137,7 @@ def _quota_evidence(cap: float) -> tuple[pl.Expr, pl.Expr]:
     tested = pl.col("p_lane").is_not_null()
     has_q = pl.col("N").is_not_null()
     eover = pl.col("years_over").fill_null(0) > 0
-    worst_period = period_of(pl.col("worst_t"))
+    worst_zh, worst_en = period_words(pl.col("worst_t"), "zh"), period_words(pl.col("worst_t"), "en")
     zh = pl.concat_str(
         [
             pl.format("{}：", pl.col("unit")),
@@ -147,7 +148,7 @@ def _quota_evidence(cap: float) -> tuple[pl.Expr, pl.Expr]:
                     "quarters_over",
                     pl.lit(f"{cap:.0%}"),
                     pct(pl.col("worst_share")),
-                    worst_period,
+                    worst_zh,
                 )
             ),
             pl.when(has_q).then(pl.format("全期'好'占比 {}（{} 人次）", pct(pl.col("share")), "N")),
@@ -182,7 +183,7 @@ def _quota_evidence(cap: float) -> tuple[pl.Expr, pl.Expr]:
                     "quarters_over",
                     "quarters",
                     pct(pl.col("worst_share")),
-                    worst_period,
+                    worst_en,
                 )
             ),
             pl.when(has_q).then(pl.format("share of Good {} over {} person-quarters", pct(pl.col("share")), "N")),
