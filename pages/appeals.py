@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics import appeal_pack, charts, overview, person
 from analytics.appeals import views
-from analytics.appeals.labels import for_people
+from analytics.appeals.labels import for_people, label
 from pages import _ui as ui
 
 tr = ui.tr
@@ -26,9 +26,13 @@ view = ui.call(views.appeals_view, ui.DATA, ui.FULL, ui.SETTINGS, str(ui.store_p
 
 
 def table(frame, key: str, height: int | str = "auto", name: str | None = None) -> None:
-    """A table in words (codes translated, headers in the language) with its downloads."""
+    """A table in words (codes translated, headers in the language) with its downloads; people link to profiles."""
     shown = for_people(frame, lang)
-    ui.show_table(shown, height=height, key=key)
+    if "person_id" in frame.columns and "name" in frame.columns:
+        linked = for_people(ui.with_person_links(frame), lang).drop(label("person_id", lang))
+        ui.show_table(linked, height=height, key=key, column_config={label("name", lang): ui.person_link_config()})
+    else:
+        ui.show_table(shown, height=height, key=key)
     ui.downloads(shown, name or key, key=f"dl_{key}", translate=False)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, flag_review, i18n, overview, rankings
+from analytics import charts, flag_review, i18n, overview, person, person_flags, rankings
 from pages import _ui as ui
 from pages._ui import units as units_view
 
@@ -99,10 +99,18 @@ with warn_col:
         kind = i18n.kind_label(row["kind"], lang)
         text = row["evidence_en"] if lang == "en" else row["evidence_zh"]
         with box.container(border=True):
+            who = person_flags.subject_words(row, ui.call(person.directory, ui.FULL))
             st.page_link(
                 ui.PAGES["flags"],
-                label=f"{kind} · {ui.safe(row['subject'])} · {tr('强度', 'severity')} {row['severity']:.2f}",
+                label=f"{kind} · {ui.safe(who)} · {tr('强度', 'severity')} {row['severity']:.2f}",
                 query_params={"flag": row["flag_id"]},
                 icon=":material/arrow_forward:",
             )
+            if row["subject_type"] == "person":  # straight to the person, this flag marked on arrival
+                st.page_link(
+                    ui.PAGES["person"],
+                    label=tr(f"{ui.safe(who)} 的立体画像", f"{ui.safe(who)}'s profile"),
+                    query_params={"person": row["subject"], "flag": row["flag_key"]},
+                    icon=":material/person:",
+                )
             st.caption(ui.safe(text))

@@ -111,3 +111,14 @@ def test_flags_page_names_the_person_and_links_the_profile(demo_db, monkeypatch,
     table = at.dataframe[0].value
     cells = [c for c in table.astype(str).to_numpy().ravel() if c.startswith("person?")]
     assert any(f"person={flag['subject']}&flag={flag['flag_key']}" in c for c in cells)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_appeals_link_each_person_by_name(demo_db, monkeypatch, lang):
+    at = open_app(demo_db, monkeypatch, "pages/appeals.py", lang=lang)
+    no_exception(at)
+    links = [
+        c for df in at.dataframe for c in df.value.astype(str).to_numpy().ravel() if str(c).startswith("person?person=")
+    ]
+    assert links, "appeal records link the people to their profiles"
+    assert all("&name=" in c and not c.endswith("&name=") for c in links)
