@@ -394,12 +394,13 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
     One row per place: people sharing a place are one row (`tied` = how many share it in the whole
     lane, `name` lists up to three of those shown, '…' when more), never two of them picked at random.
     A place is top when fewer than k people shown stand before it, bottom when fewer than k stand after.
-    Columns lane, position ('▲' top, '▼' bottom), rank, tied, name, unit, value; unranked people are
+    Columns lane, position ('▲' top, '▼' bottom), rank, tied, name, unit, value, person_id (when the place is one
+    person's, else null); unranked people are
     left out; in a small lane a place is shown once.
     """
     wanted = [c for c in EXTREME_COLUMNS if c not in ("position", "tied")]
     if ranked.height == 0 or any(c not in ranked.columns for c in wanted):
-        return pl.DataFrame(schema={c: pl.Utf8 for c in EXTREME_COLUMNS})
+        return pl.DataFrame(schema={c: pl.Utf8 for c in (*EXTREME_COLUMNS, "person_id")})
     ranked = ranked.filter(pl.col(rank_col).is_not_null())
     if "tied" not in ranked.columns:
         ranked = ranked.with_columns(pl.len().over("lane", rank_col).cast(pl.UInt32).alias("tied"))
@@ -414,6 +415,10 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
             pl.col("unit").unique(maintain_order=True).head(SHOWN_TIED).str.join(joiner),
             pl.col("value").first(),
             pl.len().alias("_shown"),
+            # One person in the place: their id, so the name can link to the profile (a shared place lists names).
+            (pl.when(pl.len() == 1).then(pl.col(tie).first()) if tie == "person_id" else pl.lit(None))
+            .cast(pl.Utf8)
+            .alias("person_id"),
         )
         .with_columns(pl.when(pl.col("_more")).then(pl.col("name") + "…").otherwise(pl.col("name")).alias("name"))
     )
@@ -422,7 +427,7 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
     marked = places.with_columns(
         position=pl.when(before < k).then(pl.lit("▲")).when(after < k).then(pl.lit("▼")).otherwise(None)
     )
-    return marked.filter(pl.col("position").is_not_null()).select(list(EXTREME_COLUMNS))
+    return marked.filter(pl.col("position").is_not_null()).select(*EXTREME_COLUMNS, "person_id")
 
 
 def change_arrows(frame: pl.DataFrame, column: str = "rank_change", out: str = "change") -> pl.DataFrame:

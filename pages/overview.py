@@ -80,11 +80,12 @@ with lanes_col:
     ranked = ui.call(rankings.rank_people, ui.WHOLE, ui.SETTINGS, period=f"{year}Q{quarter}", visible=ui.VISIBLE)
     extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2, joiner=tr("、", ", "))
     ui.show_table(
-        extremes.with_columns(rankings.rank_text(lang=lang)).select(
-            "lane", "position", "place", "name", "unit", "value"
-        ),
+        ui.with_person_links(extremes, fallback="rankings")
+        .with_columns(rankings.rank_text(lang=lang))
+        .select("lane", "position", "place", "name", "unit", "value"),
         height=250,
         column_config={
+            "name": ui.person_link_config(),
             "value": st.column_config.NumberColumn(format="%.1f"),
             "position": st.column_config.TextColumn(width="small"),
         },

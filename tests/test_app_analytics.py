@@ -232,6 +232,7 @@ def test_lane_extremes_shows_a_shared_place_once_with_its_count():
     out = overview.lane_extremes(many, k=2)
     assert out["rank"].to_list() == [1, 41] and out["tied"].to_list() == [40, 1]
     assert out["name"][0] == "p00、p01、p02…"
+    assert out["person_id"].to_list() == [None, "p40"]  # one person's place links to them; a shared one cannot
 
 
 def test_change_arrows():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
 from test_app import no_exception, open_app  # noqa: F401  (fixture)
@@ -122,3 +124,12 @@ def test_appeals_link_each_person_by_name(demo_db, monkeypatch, lang):
     ]
     assert links, "appeal records link the people to their profiles"
     assert all("&name=" in c and not c.endswith("&name=") for c in links)
+
+
+def test_overview_links_each_lane_top_and_bottom(demo_db, monkeypatch):
+    at = open_app(demo_db, monkeypatch, "pages/overview.py")
+    no_exception(at)
+    cells = [str(c) for df in at.dataframe for c in df.value.astype(str).to_numpy().ravel()]
+    profiles = [c for c in cells if c.startswith("person?person=")]
+    assert profiles and all("&name=" in c for c in profiles)
+    assert not [c for c in cells if re.fullmatch(r"P\d{6}", c)]  # nobody by a bare code

@@ -31,8 +31,12 @@ def with_person_links(
     name_col: str = "name",
     flag_col: str | None = None,
     flag_key: str | None = None,
+    fallback: str | None = None,
 ) -> pl.DataFrame:
     """`name_col` becomes a link to the person's profile (shown as the name; the id when there is none).
+
+    `fallback`: the page a row without an id links to instead (e.g. the rankings, for a place several share);
+    without it such a row has no link.
 
     `flag_col`: a column holding the flag_key the profile should highlight on arrival; `flag_key`: one flag
     for every row (the evidence of one flag).
@@ -48,7 +52,8 @@ def with_person_links(
     )
     flag = (pl.lit("&flag=") + _url_part(flag_col)) if flag_col and flag_col in frame.columns else pl.lit("")
     url = pl.concat_str([pl.lit(f"{PROFILE}?person="), _url_part(id_col), flag, pl.lit("&name="), shown])
-    linked = frame.with_columns(pl.when(pl.col(id_col).is_not_null()).then(url).alias(name_col))
+    other = pl.concat_str([pl.lit(f"{fallback}?name="), shown]) if fallback else pl.lit(None, dtype=pl.Utf8)
+    linked = frame.with_columns(pl.when(pl.col(id_col).is_not_null()).then(url).otherwise(other).alias(name_col))
     return linked.drop("_flag", strict=False)
 
 
