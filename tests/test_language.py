@@ -139,9 +139,13 @@ def _strip(text: str, words: set[str]) -> str:
     return text
 
 
+LINK_CELL = re.compile(r"^[a-z_]+\?(?:[^&]*&)*name=(.*)$")
+
+
 def _link_text(text: str) -> str:
-    """A person link cell shows the name after '&name=' (the rest is the URL)."""
-    return text.split("&name=", 1)[1] if text.startswith("person?") and "&name=" in text else text
+    """A link cell (person?…&name=X, rankings?name=X) shows the name after 'name=' (the rest is the URL)."""
+    found = LINK_CELL.match(text)
+    return found.group(1) if found else text
 
 
 def english_in_chinese(texts: list[tuple[str, str]], words: set[str]) -> list[str]:
