@@ -83,7 +83,9 @@ if related.height:
         )
     st.markdown(tr(f"**相关预警（{related.height}）**", f"**Related flags ({related.height})**"))
     ui.show_table(
-        ui.with_flag_links(related).drop("flag_id", "flag_key"),
+        ui.with_flag_links(related).select(
+            "arrived", "about", "kind", "subject", "period", "severity", "evidence_link", "evidence"
+        ),
         height=min(260, 38 + 35 * related.height),
         column_config={
             "evidence_link": ui.flag_link_config(tr("查看证据", "Open evidence")),
