@@ -140,12 +140,14 @@ def _strip(text: str, words: set[str]) -> str:
 
 
 LINK_CELL = re.compile(r"^[a-z_]+\?(?:[^&]*&)*name=(.*)$")
+PAGE_URL = re.compile(r"^[a-z_]+\?[a-z_]+=[^\s]*$")
 
 
 def _link_text(text: str) -> str:
-    """A link cell (person?…&name=X, rankings?name=X) shows the name after 'name=' (the rest is the URL)."""
+    """A link cell (person?…&name=X, rankings?name=X) shows the name after 'name='; one without a name
+    (flags?flag=…) shows its column's fixed label, checked with the column config, not the URL."""
     found = LINK_CELL.match(text)
-    return found.group(1) if found else text
+    return found.group(1) if found else ("" if PAGE_URL.match(text) else text)
 
 
 def english_in_chinese(texts: list[tuple[str, str]], words: set[str]) -> list[str]:

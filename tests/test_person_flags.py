@@ -133,3 +133,18 @@ def test_overview_links_each_lane_top_and_bottom(demo_db, monkeypatch):
     profiles = [c for c in cells if c.startswith("person?person=")]
     assert profiles and all("&name=" in c for c in profiles)
     assert not [c for c in cells if re.fullmatch(r"P\d{6}", c)]  # nobody by a bare code
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_profile_with_flags_speaks_one_language(demo_db, monkeypatch, person_flag, lang):
+    from test_language import chinese_in_english, data_words, english_in_chinese, user_texts
+
+    flag, _ = person_flag
+    at = open_app(demo_db, monkeypatch, lang=lang)
+    at.query_params["person"] = flag["subject"]
+    at.query_params["flag"] = flag["flag_key"]
+    at.switch_page("pages/person.py").run()
+    no_exception(at)
+    texts, words = user_texts(at), data_words(demo_db)
+    bad = english_in_chinese(texts, words) if lang == "zh" else chinese_in_english(texts, words)
+    assert not bad, bad
