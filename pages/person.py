@@ -156,7 +156,14 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
                 ui.MIME["xlsx"],
                 key="unit_forms_xlsx",
             )
-            if pdf.find_chromium():
+            ui.download_bytes(
+                tr("本单位全部人员（可打印 HTML）", "Everyone in the unit (printable HTML)"),
+                lambda: register_print.registration_forms_html(data, form_year, unit, settings).encode("utf-8"),
+                f"考核登记表_{unit}_{form_year}.html",
+                ui.MIME["html"],
+                key="unit_forms_html",
+            )
+            if pdf.find_chromium():  # printed from the HTML beside it
                 ui.download_bytes(
                     tr("本单位全部人员（PDF）", "Everyone in the unit (PDF)"),
                     lambda: register_print.registration_forms_pdf(data, form_year, unit, settings),

@@ -128,12 +128,14 @@ FILE_NAME = re.compile(r"[\w.\-/]+\.(?:duckdb|xlsx|xls|csv|html|pdf|toml|json)\b
 
 
 CODE_SPAN = re.compile(r"`[^`\n]+`")
+MARKUP = re.compile(r"</?(?:br|sup|sub|b|i|span)\s*/?>")
 
 
 def _strip(text: str, words: set[str]) -> str:
     text = FILE_NAME.sub(" ", text)  # a file's name is the user's, as written
     text = text.replace("<br>", " ")  # Plotly's line break, not a word anyone reads
     text = CODE_SPAN.sub(" ", text)  # `quarterly`, `SELECT`: what a query types, shown as code
+    text = MARKUP.sub(" ", text)  # a chart title's <br>, <sup>: layout, not words
     for w in sorted((w for w in words if w and w in text), key=len, reverse=True):
         text = text.replace(w, " ")
     return text
@@ -210,6 +212,7 @@ def test_the_checks_catch_leaks():
     assert not english_in_chinese([("x", "p < 0.001，q 值 0.02，张三 Smith")], {"张三 Smith"})
     assert not english_in_chinese([("x", "表 `quarterly` 的列 `person_id`")], set())  # code, as a query types it
     assert english_in_chinese([("x", "表 quarterly 的列")], set())
+    assert not english_in_chinese([("x", "每季度“好”占比<br><sup>全期 70%</sup>")], set())  # chart title markup
     assert chinese_in_english([("x", "Share of 好 by unit 单位")], set()) == [
         "x: 'Share of 好 by unit 单位' -> ['单位']"
     ]
