@@ -56,12 +56,12 @@ def reviewer_strata(data: AssessmentData, settings: Settings, unit: str, reviewe
     """
     from analytics.detectors.leniency.detector import _rows
     from analytics.detectors.leniency.evidence import SCORES_ROSE, WITHIN
-    from analytics.detectors.leniency.sole import unit_quarters
+    from analytics.detectors.leniency.quota import quarter_quotas
     from analytics.detectors.leniency.within_unit import _stratum, score_percentile
 
     rows = _rows(data.quarterly.filter(pl.col("unit") == unit)).with_columns(pct=score_percentile())
     if basis == SCORES_ROSE:  # the test reads only the quarters the unit went over its cap
-        over = unit_quarters(rows, settings).filter("over").select("unit", "t")
+        over = quarter_quotas(rows, settings).filter("over").select("unit", "t")
         rows = rows.join(over, on=["unit", "t"], how="semi")
     keyed = rows.with_columns(stratum=_stratum(basis == WITHIN))
     mine = pl.col("reviewer").cast(pl.Utf8) == reviewer
@@ -112,13 +112,13 @@ def strata_summary(strata: pl.DataFrame, by_score: bool) -> pl.DataFrame:
 def unit_quarters_against_cap(data: AssessmentData, settings: Settings, unit: str) -> pl.DataFrame:
     """Per quarter of the unit: t, n graded, k given 好, quota, share (k / n), allowed (quota / n), over."""
     from analytics.detectors.leniency.detector import _rows
-    from analytics.detectors.leniency.sole import unit_quarters
+    from analytics.detectors.leniency.quota import quarter_quotas
 
     rows = _rows(data.quarterly.filter(pl.col("unit") == unit))
     return (
-        unit_quarters(rows, settings)
+        quarter_quotas(rows, settings)
         .with_columns(allowed=pl.col("quota") / pl.col("n"))
-        .select("t", "n", "k", "quota", "share", "allowed", "over")
+        .select("t", "n", "k", "cap", "quota", "share", "allowed", "over")
         .sort("t")
     )
 
@@ -171,17 +171,25 @@ def _funnel(frame: pl.DataFrame, cap: float | None) -> pl.DataFrame:
 def sole_lane_funnel(data: AssessmentData, settings: Settings, unit: str) -> pl.DataFrame:
     """The unit's whole-period share of 好 among its lane's units, limits of the robust random-effects lane z."""
     from analytics.detectors.leniency.detector import _rows
-    from analytics.detectors.leniency.sole import unit_quarters, unit_totals
+    from analytics.detectors.leniency.quota import quarter_quotas
+    from analytics.detectors.leniency.sole import unit_totals
 
     rows = _rows(data.quarterly)
-    totals = unit_totals(rows, unit_quarters(rows, settings), settings).with_columns(pl.col("unit").cast(pl.Utf8))
+    quarters = quarter_quotas(rows, settings)
+    totals = unit_totals(rows, quarters, settings).with_columns(pl.col("unit").cast(pl.Utf8))
     peers = _peers(totals, unit, "eligible")
     mine = peers.filter(pl.col("unit") == unit)
     if mine.height == 0 or mine["lane_mean"][0] is None:
         return pl.DataFrame(schema=dict.fromkeys(FUNNEL_COLUMNS, pl.Float64))
     centre, tau2 = float(mine["lane_mean"][0]), float(mine["tau2_lane"][0] or 0.0)
     funnel = peers.rename({"N": "n"}).with_columns(pl.lit(centre).alias("lane_mean"), *_normal_limits(centre, tau2))
-    return _funnel(funnel, settings.quota.good_cap)
+    return _funnel(funnel, _unit_cap(quarters, unit))
+
+
+def _unit_cap(quarters: pl.DataFrame, unit: str) -> float | None:
+    """The 好 cap that applied to the unit (its own where settings set one), from quota.quarter_quotas."""
+    caps = quarters.filter(pl.col("unit").cast(pl.Utf8) == unit)["cap"]
+    return float(caps[0]) if caps.len() else None
 
 
 def quota_lane_funnel(data: AssessmentData, settings: Settings, unit: str) -> pl.DataFrame:
@@ -190,10 +198,11 @@ def quota_lane_funnel(data: AssessmentData, settings: Settings, unit: str) -> pl
     The test fits (a, b) on the lane's other units (leave one out); the limits are that fit's quantiles at each n.
     """
     from analytics.detectors._unit_stats import graded_rows, lane_beta_binomial, unit_main_lane
-    from analytics.detectors.leniency.quota import _quarterly_quota
+    from analytics.detectors.leniency.quota import quarter_quotas, unit_quota_totals
 
     graded = graded_rows(data.quarterly)
-    units = _quarterly_quota(graded, settings).join(unit_main_lane(graded), on="unit", how="left").sort("unit")
+    quarters = quarter_quotas(graded, settings)
+    units = unit_quota_totals(quarters).join(unit_main_lane(graded), on="unit", how="left").sort("unit")
     lc = settings.leniency
     eligible = ((units["median_n"] >= lc.min_unit_size) & (units["N"] >= lc.min_graded)).to_numpy()
     k, n = units["K"].to_numpy().astype(float), units["N"].to_numpy().astype(float)
@@ -210,7 +219,7 @@ def quota_lane_funnel(data: AssessmentData, settings: Settings, unit: str) -> pl
         return pl.DataFrame(schema=dict.fromkeys(FUNNEL_COLUMNS, pl.Float64))
     a0, b0 = float(mine["a"][0]), float(mine["b"][0])
     funnel = _beta_binomial_limits(peers.with_columns(lane_mean=pl.lit(a0 / (a0 + b0))), a0, b0)
-    return _funnel(funnel, settings.quota.good_cap)
+    return _funnel(funnel, _unit_cap(quarters, unit))
 
 
 def compression_lane_funnel(data: AssessmentData, settings: Settings, unit: str, window: str) -> pl.DataFrame:
