@@ -115,15 +115,7 @@ def _strata_table(strata: pl.DataFrame, by_score: bool, lang: str) -> pl.DataFra
 def _cap_and_lane(ev, data, settings, flag: dict, stats: dict, lang: str, funnel_of, centre: float | None) -> None:
     unit = flag["unit"]
     quarters = comparisons.unit_quarters_against_cap(data, settings, unit)
-    graded = quarters["n"].sum()
-    share, allowed = quarters["k"].sum() / max(graded, 1), quarters["quota"].sum() / max(graded, 1)
-    whole = (
-        pick((f"全期 {share:.0%}，名额最多 {allowed:.0%}", f"whole period {share:.0%}; quota {allowed:.0%}"), lang)
-        if graded
-        else ""
-    )
     title = pick((f"{unit}：每季度“好”占比与名额上限", f"{unit}: share of 好 each quarter against its quota"), lang)
-    title += f"<br><sup>{whole}</sup>" if whole else ""
     ev.figures.append(("quarters", evidence_charts.quarters_against_cap(quarters, title, lang, centre, height=340)))
     funnel = funnel_of(data, settings, unit)
     if funnel.height:

@@ -29,10 +29,22 @@ def period_label(t: int, lang: str) -> str:
     return period_words(f"{t // 4}Q{t % 4 + 1}", lang)
 
 
-def _tick(t: int, lang: str) -> str:
-    """A quarter on two lines (year, quarter), so twelve of them fit half a page without turning."""
+def _tick(t: int, lang: str, first: bool) -> str:
+    """A quarter as a short tick: the quarter, with its year under the year's first quarter (or the first tick)."""
     year, quarter = t // 4, t % 4 + 1
-    return f"{year}年<br>{'一二三四'[quarter - 1]}季度" if lang == "zh" else f"{year}<br>Q{quarter}"
+    head = f"{'一二三四'[quarter - 1]}季度" if lang == "zh" else f"Q{quarter}"
+    return f"{head}<br>{year}{'年' if lang == 'zh' else ''}" if first or quarter == 1 else head
+
+
+def _quarter_axis(fig: go.Figure, ts: list[int], lang: str) -> None:
+    """Ticks for a quarter axis whose categories are the quarters in words: short enough for half a page."""
+    fig.update_xaxes(
+        type="category",
+        tickangle=0,
+        tickvals=[period_label(t, lang) for t in ts],
+        ticktext=[_tick(t, lang, i == 0) for i, t in enumerate(ts)],
+        tickfont={"size": 10},
+    )
 
 
 def _nothing(lang: str) -> str:
@@ -49,7 +61,7 @@ def strata_compare(
     if summary.height == 0:
         return empty_figure(title, _nothing(lang), height)
     groups = summary["group"].to_list()
-    labels = [pick(FIFTH_LABELS.get(g, (str(g), str(g))), lang) if by_score else _tick(g, lang) for g in groups]
+    labels = [pick(FIFTH_LABELS.get(g, (str(g), str(g))), lang) if by_score else period_label(g, lang) for g in groups]
     fig = go.Figure()
     for rate, n, good, name, color in (
         ("rate", "n", "good", subject, ACCENT),
@@ -74,7 +86,10 @@ def strata_compare(
         )
     fig.update_layout(barmode="group", bargap=0.3)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title=pick(("“好”占比", "Share of 好"), lang))
-    fig.update_xaxes(type="category", tickangle=0)
+    if by_score:
+        fig.update_xaxes(type="category", tickangle=0)
+    else:
+        _quarter_axis(fig, groups, lang)
     return style(fig, title, height, legend="top")
 
 
@@ -87,12 +102,14 @@ def quarters_against_cap(
     """
     if quarters.height == 0:
         return empty_figure(title, _nothing(lang), height)
-    labels = [_tick(t, lang) for t in quarters["t"]]
+    labels = [period_label(t, lang) for t in quarters["t"]]
+    graded = max(int(quarters["n"].sum()), 1)
+    share, allowed = quarters["k"].sum() / graded, quarters["quota"].sum() / graded  # the whole period, as tested
     fig = go.Figure()
     fig.add_bar(
         x=labels,
         y=quarters["share"].to_list(),
-        name=pick(("本单位“好”占比", "The unit's share of 好"), lang),
+        name=pick((f"本单位“好”占比（全期 {share:.0%}）", f"The unit's share of 好 (period {share:.0%})"), lang),
         marker_color=[ACCENT if over else NEUTRAL for over in quarters["over"]],
         text=[f"{int(k)}/{int(n)}" for k, n in zip(quarters["k"], quarters["n"], strict=True)],
         textposition="outside",
@@ -104,7 +121,7 @@ def quarters_against_cap(
         y=quarters["allowed"].to_list(),
         mode="lines+markers",
         line={"color": "#37474f", "dash": "dash", "shape": "hv"},
-        name=pick(("名额上限（按人数）", "Quota allowed (by headcount)"), lang),
+        name=pick((f"名额上限（全期 {allowed:.0%}）", f"Quota allowed (period {allowed:.0%})"), lang),
         hovertemplate="%{x}: %{y:.0%}<extra></extra>",
     )
     if lane_centre is not None:  # a legend entry, not an annotation: it must not sit on the bars
@@ -117,7 +134,7 @@ def quarters_against_cap(
             hoverinfo="skip",
         )
     fig.update_yaxes(tickformat=".0%", range=[0, 1.12], title=pick(("“好”占比", "Share of 好"), lang))
-    fig.update_xaxes(type="category", tickangle=0)
+    _quarter_axis(fig, quarters["t"].to_list(), lang)
     return style(fig, title, height, legend="top")
 
 
@@ -125,7 +142,7 @@ def anomaly_by_quarter(quarters: pl.DataFrame, title: str, lang: str, height: in
     """The unit's anomaly score per quarter against the forest's threshold (above it: outlying)."""
     if quarters.height == 0:
         return empty_figure(title, _nothing(lang), height)
-    labels = [_tick(t, lang) for t in quarters["t"]]
+    labels = [period_label(t, lang) for t in quarters["t"]]
     fig = go.Figure()
     fig.add_bar(
         x=labels,
@@ -142,7 +159,7 @@ def anomaly_by_quarter(quarters: pl.DataFrame, title: str, lang: str, height: in
         annotation_position="top left",
     )
     fig.update_yaxes(title=pick(("异常分数", "Anomaly score"), lang), range=[0, 1])
-    fig.update_xaxes(type="category", tickangle=0)
+    _quarter_axis(fig, quarters["t"].to_list(), lang)
     return style(fig, title, height, legend=False)
 
 

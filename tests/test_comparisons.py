@@ -107,7 +107,7 @@ def test_unscored_reviewer_chart_is_by_quarter():
     assert strata["others_rate"].to_list() == pytest.approx([6 / 18] * 8)
     assert strata["o_e"].sum() / strata["w"].sum() == pytest.approx(stats["rd_raw"])
     fig = _figure(report.flag_evidence(data, SETTINGS, flag, "en"), "strata")
-    assert "quarter by quarter" in fig.layout.title.text and list(fig.data[0].x)[0] == "2023<br>Q1"
+    assert "quarter by quarter" in fig.layout.title.text and list(fig.data[0].x)[0] == "2023 Q1" and fig.layout.xaxis.ticktext[0] == "Q1<br>2023"
 
 
 def test_sole_reviewer_chart_is_the_unit_against_its_quota_and_lane():
