@@ -1,7 +1,8 @@
 """Evidence for one flag, and the inspection report (督查报告) built from many.
 
 `flag_evidence` gathers what an inspector needs to judge a flag: the tables (rotation grid and count
-histogram, funnel and grade mix, the person's record) and the figures drawn from them. The Flags page
+histogram, the strata, quarters or lane units of the flag's own test (analytics.comparison_evidence), the
+person's record) and the figures drawn from them. The Flags page
 shows it; `inspection_workbook` writes it to xlsx (flags + evidence sheets, formula-safe) and
 `inspection_html` to one self-contained, printable HTML file with the charts (Plotly inlined, so it
 opens offline) and every user-supplied text escaped.

@@ -1,9 +1,10 @@
 """预警核查: the inspector's ranked list of flags, each with its evidence, and the inspection report.
 
 Sort by strength or q-value, filter by kind (units and lane come from the sidebar); pick a flag
-(or arrive from the overview with ?flag=ID) to see its evidence: for rotation the person x quarter
-grid and the count histogram against random allocation, for leniency and quota the funnel plot and
-the grade mix against the lane, the plain-language sentence, and the nesting caveat where it applies.
+(or arrive from the overview with ?flag=ID) to see its evidence: charts of the comparison its test made
+(analytics.report.flag_evidence: rotation's person x quarter grid and counts against random allocation, a
+reviewer's people against the unit's others stratum by stratum, a unit's 好 against its quota and its lane …),
+the plain-language sentence, and the nesting caveat where it applies.
 """
 
 from __future__ import annotations
