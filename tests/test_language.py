@@ -133,7 +133,6 @@ MARKUP = re.compile(r"</?(?:br|sup|sub|b|i|span)\s*/?>")
 
 def _strip(text: str, words: set[str]) -> str:
     text = FILE_NAME.sub(" ", text)  # a file's name is the user's, as written
-    text = text.replace("<br>", " ")  # Plotly's line break, not a word anyone reads
     text = CODE_SPAN.sub(" ", text)  # `quarterly`, `SELECT`: what a query types, shown as code
     text = MARKUP.sub(" ", text)  # a chart title's <br>, <sup>: layout, not words
     for w in sorted((w for w in words if w and w in text), key=len, reverse=True):
