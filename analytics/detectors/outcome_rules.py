@@ -321,42 +321,37 @@ def reward_concentration(linked: pl.DataFrame, settings: Settings) -> pl.DataFra
     if not dims or base.height == 0:
         return pl.DataFrame()
     # One pass per group column with every family as a column (people x years rows are the bulk: grouping them
-    # once per family, on string keys, was most of this detector's time); long per family only once aggregated.
-    keys = ["unit", "year", "dim", "family"]
+    # once per family, on string keys, was most of this detector's time); each family's CMH sums are then taken
+    # on the (far fewer) cells, and only the per-group results are stacked.
     base = base.with_columns(pl.col("unit", "stratum").cast(pl.Categorical))
     fams = list(FAMILIES)
+    n, g, r = pl.col("N").cast(pl.Float64), pl.col("g").cast(pl.Float64), pl.col("R").cast(pl.Float64)
+    e_v = [
+        (g * r / n).alias("E"),
+        pl.when(n > 1).then(g * (n - g) * r * (n - r) / (n * n * (n - 1))).otherwise(0.0).alias("V"),
+    ]
+    stratum_keys = ["unit", "year", "stratum"]
     parts, sizes = [], []
     for d in dims:  # a handful of group columns from the settings
         rows = base.filter(pl.col(d).is_not_null())
         sums = [pl.col(f"r_{fam}").sum().alias(fam) for fam in fams]
-        strata = rows.group_by("unit", "year", "stratum").agg(pl.len().alias("N"), *sums)
-        cells = rows.group_by("unit", "year", "stratum", pl.col(d).cast(pl.Utf8).alias("group")).agg(
-            pl.len().alias("g"), *sums
-        )
+        strata = rows.group_by(stratum_keys).agg(pl.len().alias("N"), *sums)
+        cells = rows.group_by(*stratum_keys, pl.col(d).cast(pl.Utf8).alias("group")).agg(pl.len().alias("g"), *sums)
         for fam in fams:
             parts.append(
-                cells.select("unit", "year", "stratum", "group", "g", O=pl.col(fam))
-                .join(strata.select("unit", "year", "stratum", "N", R=pl.col(fam)), on=["unit", "year", "stratum"])
+                cells.select(*stratum_keys, "group", "g", O=pl.col(fam))
+                .join(strata.select(*stratum_keys, "N", R=pl.col(fam)), on=stratum_keys)
+                .with_columns(e_v)
+                .group_by("unit", "year", "group")
+                .agg(people=pl.col("g").sum(), observed=pl.col("O").sum(), expected=pl.col("E").sum(),
+                     V=pl.col("V").sum())
                 .with_columns(dim=pl.lit(d), family=pl.lit(fam))
-            )
-        sizes.append(
-            rows.group_by("unit", "year")
-            .agg(unit_people=pl.len())
-            .with_columns(dim=pl.lit(d))
-            .join(pl.DataFrame({"family": fams}), how="cross")
-        )
-    cells = pl.concat(parts, how="vertical").with_columns(pl.col("unit").cast(pl.Utf8))
+            )  # fmt: skip
+        sizes.append(rows.group_by("unit", "year").agg(unit_people=pl.len()).with_columns(dim=pl.lit(d)))
+    groups = pl.concat(parts, how="vertical").with_columns(pl.col("unit").cast(pl.Utf8))
     unit_size = pl.concat(sizes, how="vertical").with_columns(pl.col("unit").cast(pl.Utf8))
-    n, g, r = pl.col("N").cast(pl.Float64), pl.col("g").cast(pl.Float64), pl.col("R").cast(pl.Float64)
-    cells = cells.with_columns(
-        (g * r / n).alias("E"),
-        pl.when(n > 1).then(g * (n - g) * r * (n - r) / (n * n * (n - 1))).otherwise(0.0).alias("V"),
-    )
-    groups = cells.group_by(*keys, "group").agg(
-        people=pl.col("g").sum(), observed=pl.col("O").sum(), expected=pl.col("E").sum(), V=pl.col("V").sum()
-    )
     min_group = settings.outcomes.min_group
-    groups = groups.join(unit_size, on=keys).filter(
+    groups = groups.join(unit_size, on=["unit", "year", "dim"]).filter(
         (pl.col("people") >= min_group)
         & (pl.col("unit_people") - pl.col("people") >= min_group)
         & (pl.col("observed") >= min_group)
