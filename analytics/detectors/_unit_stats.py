@@ -20,12 +20,13 @@ NEGATIVE_OUTCOMES = tuple(code for code, (_, _, valence) in OUTCOME_KINDS.items(
 COLUMNS = ("person_id", "unit", "section", "lane", "year", "quarter", "grade", "score", "reviewer")
 
 
-def graded_rows(quarterly: pl.DataFrame) -> pl.DataFrame:
+def graded_rows(quarterly: pl.DataFrame, columns: tuple[str, ...] = COLUMNS) -> pl.DataFrame:
     """Quarterly rows that carry a grade, with `points` (4..1), `t` (consecutive period index) and flags.
 
-    Only the columns the detectors read are kept (the wide `extra` text would slow every step).
+    Only the columns the detectors read are kept (the wide `extra` text would slow every step); a detector that
+    reads fewer names them in `columns` (at province scale each string column kept is a copy of millions of rows).
     """
-    kept = quarterly.select([c for c in COLUMNS if c in quarterly.columns])
+    kept = quarterly.select([c for c in columns if c in quarterly.columns])
     return kept.filter(pl.col("grade").is_in(GRADED) & pl.col("unit").is_not_null()).with_columns(
         points=pl.col("grade").replace_strict(GRADE_POINTS, return_dtype=pl.Int8),
         t=pl.col("year").cast(pl.Int64) * 4 + pl.col("quarter").cast(pl.Int64) - 1,

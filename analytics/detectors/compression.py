@@ -222,7 +222,7 @@ def tested_windows(data: AssessmentData, settings: Settings) -> pl.DataFrame:
     """Every unit and window with its grade mix, eligibility and the lane test (_spread_test); empty without grades.
 
     The flags and their evidence charts (analytics.comparisons) both read this, so they show the same test."""
-    graded = graded_rows(data.quarterly)
+    graded = graded_rows(data.quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade"))
     if graded.height == 0:
         return pl.DataFrame()
     lc = settings.leniency

@@ -59,7 +59,7 @@ STATISTIC = {
 
 def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
     """Graded rows: unit, lane, t, person_id, is_good, score (float), reviewer (blank names as null)."""
-    graded = graded_rows(quarterly)
+    graded = graded_rows(quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade", "score", "reviewer"))
     reviewer = (
         pl.col("reviewer").cast(pl.Utf8).str.strip_chars()
         if "reviewer" in graded.columns

@@ -241,7 +241,7 @@ class QuotaDetector:
     name_en = "Grade shares over the cap"
 
     def detect(self, data: AssessmentData, settings: Settings, seed: int = 0) -> pl.DataFrame:
-        graded = graded_rows(data.quarterly)
+        graded = graded_rows(data.quarterly, ("unit", "lane", "year", "quarter", "grade"))
         quarterly = unit_quota_totals(quarter_quotas(graded, settings)).join(
             unit_main_lane(graded), on="unit", how="left"
         )
