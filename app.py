@@ -19,7 +19,7 @@ import streamlit as st
 from analytics import faults, store
 from pages import _ui as ui
 
-# The app both reads and writes (imports, audit): one DuckDB configuration for the whole process.
+# Many sessions in one process: reads from the store's latest snapshot, short writes to the store (analytics.store).
 store.share_connections()
 
 st.set_page_config(
@@ -127,7 +127,7 @@ def _sections(role: str) -> dict[str, list]:
     return sections | {"": [login_page(hidden=True)]}
 
 
-try:
+def run() -> None:
     access = ui.gate()
     nav = {name: pages for name, pages in sections_for(access.role).items() if pages}
     page = st.navigation(nav, expanded=True, position="sidebar" if access.role != ui.LOGGED_OUT else "hidden")
@@ -138,6 +138,23 @@ try:
     ui.account_box(access)  # who is logged in and the logout button, under the navigation
     ui.sidebar()  # logged out, the scope is empty: only the language switch
     page.run()
+
+
+@st.fragment(run_every=2)
+def _retry_when_free() -> None:
+    try:
+        busy = ui.updating()
+    except store.StoreBusy:
+        return
+    if not busy:
+        st.rerun(scope="app")
+
+
+try:
+    run()
+except store.StoreBusy:  # a CLI import or undo holds the store and no snapshot exists yet: wait, never crash
+    st.info(tr("数据正在更新，请稍候，页面会自动刷新。", "The data are being updated; this page refreshes by itself."))
+    _retry_when_free()
 except (duckdb.Error, OSError) as exc:  # a damaged or unreadable store, a full disk: say so plainly
     explained = faults.explain(exc, ui.store_path(), hide_paths=True)
     if explained is None:

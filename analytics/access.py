@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import audit, auth, sessions, store
+from analytics import audit, auth, sessions, snapshots, store, write_queue
 from analytics.auth import LoginRefused, User, auth_required, authenticate
 from analytics.errors import UserError
 from analytics.secrets_store import store_secret
@@ -110,7 +110,10 @@ def sso_user(db: str | os.PathLike, identity: str | None) -> User:
 def record(
     db: str | os.PathLike, user_name: str | None, action: str, target: str | None = None, detail: dict | None = None
 ) -> None:
-    """Append one audit event on a short-lived connection."""
+    """Append one audit event; in the app, queued while a CLI import or undo holds the store (no page waits)."""
+    if store.is_shared():
+        write_queue.write_soon(db, lambda con: audit.record(con, user_name, action, target, detail))
+        return
     con = store.connect(db)
     try:
         audit.record(con, user_name, action, target, detail)
@@ -180,7 +183,7 @@ def session_alive(db: str | os.PathLike, token: str | None) -> bool:
     """Whether the token is still good (a logout elsewhere, disabling or a new password end it)."""
     if not token or not Path(db).exists():
         return False
-    con = store.connect(db, read_only=True)
+    con = store.connect(db, read_only=True, fresh=True)  # sessions now (the app's snapshot does not follow them)
     try:
         return sessions.check(con, _session_key(db), token, datetime.now()) is not None
     finally:
@@ -228,7 +231,7 @@ def create_first_admin(db: str | os.PathLike, user_name: str, password: str, set
 
 def list_users(db: str | os.PathLike):
     """Every account without password hashes (analytics.auth.list_users on a short-lived connection)."""
-    con = store.connect(db, read_only=True)
+    con = store.connect(db, read_only=True, fresh=True)
     try:
         return auth.list_users(con)
     finally:
@@ -262,7 +265,7 @@ def change_user(
 
 def read_audit(db: str | os.PathLike, user_name: str | None = None, action: str | None = None, limit: int = 10_000):
     """The audit log, newest first (analytics.audit.read_log on a short-lived connection)."""
-    con = store.connect(db, read_only=True)
+    con = store.connect(db, read_only=True, fresh=True)
     try:
         return audit.read_log(con, user_name, action, limit)
     finally:

@@ -19,6 +19,7 @@ _POLARS_TYPES = {
     "DATE": pl.Date,
     "TIMESTAMP": pl.Datetime("us"),
     "BOOLEAN": pl.Boolean,
+    "BIGINT": pl.Int64,
 }
 
 
@@ -319,6 +320,52 @@ FLAG_REVIEWS = Table(
     ),
 )  # fmt: skip
 
+FLAGS = Table(
+    "flags",
+    "flag of the latest detector run (analytics.flag_store; columns as analytics.detectors.base.FLAG_SCHEMA)",
+    (
+        ("flag_id", "VARCHAR", "one run's result: hash of kind, subject type, subject, unit, window"),
+        ("flag_key", "VARCHAR", "the finding across runs: hash of kind, subject type, subject, unit, finding"),
+        ("finding", "VARCHAR", "the detector's label for what was found ('' when one per subject)"),
+        ("kind", "VARCHAR", "rotation, leniency, quota, compression, silent_negatives, outlier, outcome_rule"),
+        ("subject_type", "VARCHAR", "unit, section, reviewer, person"),
+        ("subject", "VARCHAR", "as written in the data"),
+        ("unit", "VARCHAR", "单位"),
+        ("lane", "VARCHAR", "赛道"),
+        ("period_from", "VARCHAR", "first period, '2024Q1'"),
+        ("period_to", "VARCHAR", "last period"),
+        ("statistic", "VARCHAR", "headline statistic"),
+        ("statistic_value", "DOUBLE", "its value"),
+        ("statistics", "VARCHAR", "JSON object of every statistic computed"),
+        ("p_value", "DOUBLE", "p where a test applies"),
+        ("q_value", "DOUBLE", "Benjamini-Hochberg q"),
+        ("severity", "DOUBLE", "0-1"),
+        ("n", "BIGINT", "evidence size"),
+        ("evidence_zh", "VARCHAR", "evidence in Chinese"),
+        ("evidence_en", "VARCHAR", "evidence in English"),
+        ("caveat_zh", "VARCHAR", "caveat in Chinese, NULL when none"),
+        ("caveat_en", "VARCHAR", "caveat in English"),
+        ("store_version", "VARCHAR", "the data version the detectors ran on (analytics.snapshots.data_version)"),
+        ("settings_hash", "VARCHAR", "hash of the settings they ran with"),
+        ("detector_version", "VARCHAR", "hash of the detectors' code"),
+    ),
+)
+
+FLAG_RUNS = Table(
+    "flag_runs",
+    "detector run (one per store version, settings and detector version)",
+    (
+        ("store_version", "VARCHAR", "data version the run covers"),
+        ("settings_hash", "VARCHAR", "hash of the settings"),
+        ("detector_version", "VARCHAR", "hash of the detectors' code"),
+        ("started_at", "TIMESTAMP", "when it started"),
+        ("finished_at", "TIMESTAMP", "when its flags were stored"),
+        ("flags", "INTEGER", "flags stored"),
+        ("seconds", "DOUBLE", "time the detectors took"),
+        ("errors", "JSON", "detector kinds that failed, with the error's name"),
+    ),
+)
+
 TABLES: tuple[Table, ...] = (
     QUARTERLY,
     ANNUAL,
@@ -336,6 +383,8 @@ TABLES: tuple[Table, ...] = (
     SESSIONS,
     AUDIT_LOG,
     FLAG_REVIEWS,
+    FLAGS,
+    FLAG_RUNS,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).

@@ -283,7 +283,7 @@ def execute(
     row_limit = max(1, min(int(row_limit), MAX_ROW_LIMIT))
     tables: dict[str, pa.Table | pl.DataFrame] = dict(snapshot(db, scope, privacy))
     for name, frame in (extra_tables or {}).items():
-        if name in BY_NAME or name == COMMENTS:
+        if name in QUERYABLE or name == COMMENTS:  # (the store's own `flags` table is not queryable here)
             raise ValueError(f"extra table {name!r} would hide the documented table of that name")
         tables[name] = frame
     con = _sandbox(tables)

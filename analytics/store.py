@@ -1,14 +1,22 @@
 """The embedded store: one DuckDB file, its location, and safe ways to open it.
 
-DuckDB allows one writing process per file, so writers open, write in one transaction
-and close. Within ONE process every connection to a file must share its configuration:
-a read-only and a read-write connection to the same file cannot coexist. So the app opens
-read-write (short-lived) everywhere, and read-only is for separate processes (CLI readers).
+DuckDB allows one writing process per file (or many read-only ones), and within one process every
+connection to a file must share its configuration (DuckDB then shares one instance among them, and
+gives the file's lock back when the last one closes). Two kinds of process use the store:
+
+- Command-line processes open the file directly; a writer (import, undo) holds the lock for its one
+  transaction. When another process holds the lock, opening waits with backoff (`LOCK_WAIT_S`).
+- The app (`share_connections()`) serves many sessions at once. Its reads come from an immutable
+  snapshot (analytics.snapshots): a copy of the store taken after each committed change, opened
+  read-only once per process, so reads never wait for a CLI import or undo. Its writes (audit rows,
+  logins, imports from the Data page) open the store itself read-write for a moment, as the CLI does;
+  audit rows that would wait for another process's lock are queued (analytics.write_queue).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,12 +24,25 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics.errors import UserError
 from analytics.schema import BY_NAME, TABLES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 DEFAULT_DB = DATA_DIR / "kaohe.duckdb"
 DEMO_DB = DATA_DIR / "demo.duckdb"
+
+# How long a writer waits for another process's lock before giving up (an import of a province takes ~10 s).
+LOCK_WAIT_S = float(os.environ.get("KAOHE_LOCK_WAIT", "30"))
+
+
+class StoreBusy(UserError):
+    """Another process holds the store's write lock (an import or undo is running)."""
+
+    def __init__(self, path: Path):
+        super().__init__(
+            f"数据正在更新，请稍后再试 / the store is being updated (an import or undo is running); try again shortly: {path.name}"
+        )
 
 
 def db_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -37,27 +58,69 @@ def originals_dir(db: Path) -> Path:
 _SHARED_PROCESS = False
 
 
-def share_connections() -> None:
-    """Declare this process one that both reads and writes (the app): every connect() then opens
-    read-write, so concurrent readers and an import never meet DuckDB's one-configuration rule.
-    Read-only safety for user SQL comes from the SQL workspace's in-memory sandbox instead."""
+def share_connections(shared: bool = True) -> None:
+    """Declare this process one that serves many sessions (the app): read-only opens then read the
+    latest snapshot, and writes open the store read-write (see the module docstring). False undoes it
+    (tests that ran the app in this process)."""
     global _SHARED_PROCESS
-    _SHARED_PROCESS = True
+    _SHARED_PROCESS = shared
 
 
-def connect(path: str | os.PathLike | None = None, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store, creating the file and its tables on first write-open."""
+def is_shared() -> bool:
+    return _SHARED_PROCESS
+
+
+def _locked(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+def open_waiting(path: Path, read_only: bool, wait: float = LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried with backoff while another process holds the lock; StoreBusy after `wait` s."""
+    deadline = time.monotonic() + wait
+    pause = 0.02
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _locked(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise StoreBusy(path) from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+
+
+def connect(
+    path: str | os.PathLike | None = None, read_only: bool = False, wait: float | None = None, fresh: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, creating the file and its tables on first write-open.
+
+    In the app (share_connections) a read-only open is a cursor on the latest snapshot, closed when done.
+    `fresh`: read what was written a moment ago, the audit log say (in the app: the store itself, opened
+    read-write like every connection of the app to it, not the snapshot, which follows data, users and flags only).
+    """
     p = db_path(path)
-    if read_only and _SHARED_PROCESS and p.exists():
-        read_only = False
+    wait = LOCK_WAIT_S if wait is None else wait
     if read_only:
         if not p.exists():
             raise FileNotFoundError(f"no store at {p}")
-        return duckdb.connect(str(p), read_only=True)
+        if not _SHARED_PROCESS:
+            return open_waiting(p, read_only=True, wait=wait)
+        if not fresh:
+            from analytics import snapshots
+
+            return snapshots.reader(p)
     p.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(p))
-    ensure_schema(con)
+    con = open_waiting(p, read_only=False, wait=wait)
+    try:
+        ensure_schema(con)
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+# ----------------------------------------------------------------------------- schema and helpers
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,13 +7,15 @@ import sys
 
 import polars as pl
 
-from analytics import export, flag_review, store
+from analytics import export, flag_review, flag_store, snapshots, store
 from analytics.cli._common import add_db, add_output, emit, open_store, settings_of
 from analytics.dataset import load_dataset
 from analytics.detectors import registry, run_detectors
 from analytics.errors import UserError
 
 FLAGS_EPILOG = """\
+The detectors run once per store version: their flags are stored (table `flags`) and read back while
+the data, the settings and the detectors' code stay the same; `--refresh` recomputes and stores them.
 Each row is one warning: kind, subject (unit, section, reviewer name or person_id as written in the data),
 unit, lane, the periods it covers, the headline statistic, p- and q-value where a test applies, severity
 (0-1), evidence size n, and the evidence in Chinese and English. Strongest first.
@@ -26,6 +28,7 @@ examples:
   python -m analytics flags                                   every detector, CSV to the screen
   python -m analytics flags --kinds rotation --min-severity 0.5
   python -m analytics flags --unit 常山县财政局 --format xlsx --out 财政局预警.xlsx
+  python -m analytics flags --refresh                         recompute and store (the app does this by itself)
   python -m analytics flags list --status 待核查               the findings still waiting for a look
   python -m analytics flags review 3f2a9c1b7d20 --status 核实 --assignee 张科长 --note "已约谈"
 """
@@ -96,7 +99,11 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", action="append", metavar="UNIT", help="only this unit (repeatable)")
     p.add_argument("--status", action="append", metavar="STATUS",
                    help="only flags with this review status: 待核查 核实 误报 已整改 (repeatable)")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo tests (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the Monte Carlo tests (default 0; "
+                   "other seeds are computed on the spot, not stored)")  # fmt: skip
+    p.add_argument("--refresh", action="store_true", help="run every detector now and store the flags")
+    p.add_argument("--from-snapshot", metavar="PATH", help=argparse.SUPPRESS)  # the app's background run
+    p.add_argument("--quiet", action="store_true", help="with --refresh: print nothing")
     add_output(p)
 
 
@@ -150,24 +157,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _reviewed_flags(args: argparse.Namespace, kinds=None) -> pl.DataFrame:
     """The current flags (every detector or `kinds`) with their review status."""
-    settings = settings_of(args)
+    flags = _current_flags(args, settings_of(args), kinds)
     con = open_store(args)
     try:
-        data = load_dataset(con, settings)
         reviews = flag_review.latest_reviews(con)
     finally:
         con.close()
-    flags = run_detectors(data, settings, kinds, args.seed)
     return flag_review.with_status(flags, reviews, flag_review.store_version(store.db_path(args.db)))
 
 
 def run_flags(args: argparse.Namespace) -> int:
+    if args.refresh:
+        open_store(args).close()  # a clear message when there is no store
+        stored = flag_store.compute(store.db_path(args.db), settings_of(args), source=args.from_snapshot)
+        if not args.quiet:
+            print("another process is computing the flags" if stored is None else f"{stored} flags stored")
+        return 0
     flags = _reviewed_flags(args, args.kinds)
     if args.unit:
-        known = set(flags["unit"].drop_nulls().unique().to_list())
+        known = set(flags["unit"].drop_nulls().unique().to_list()) | _units(args)
         missing = [u for u in args.unit if u not in known]
         if missing:
-            raise UserError(f"no flags for unit(s): {', '.join(missing)}")
+            raise UserError(f"unknown unit(s): {', '.join(missing)}")
         flags = flags.filter(pl.col("unit").is_in(args.unit))
     flags = flag_review.select_status(flags, args.status)
     emit(flags.filter(pl.col("severity") >= args.min_severity), args)
@@ -188,6 +199,38 @@ def run_review(args: argparse.Namespace) -> int:
     word = flag_review.status_label(row["status"], "zh")
     print(f"{row['flag_key']} {flag['kind']} {flag['subject']} ({flag['unit']}): {word} / {row['status']}")
     return 0
+
+
+def _current_flags(args: argparse.Namespace, settings, kinds=None) -> pl.DataFrame:
+    """The stored flags when they are current; else computed now (and stored, for the default seed)."""
+    con = open_store(args)
+    try:
+        stored = flag_store.read(con, snapshots.data_version(con), settings)
+        if stored.current and args.seed == flag_store.SEED:
+            return stored.flags.filter(pl.col("kind").is_in(kinds)) if kinds else stored.flags
+        if args.seed != flag_store.SEED or kinds:
+            return run_detectors(load_dataset(con, settings), settings, kinds, args.seed)
+    finally:
+        con.close()
+    if flag_store.compute(store.db_path(args.db), settings) is None:  # another process is computing: do it here
+        con = open_store(args)
+        try:
+            return run_detectors(load_dataset(con, settings), settings, None, args.seed)
+        finally:
+            con.close()
+    con = open_store(args)
+    try:
+        return flag_store.read(con, snapshots.data_version(con), settings).flags
+    finally:
+        con.close()
+
+
+def _units(args: argparse.Namespace) -> set[str]:
+    con = open_store(args)
+    try:
+        return {r[0] for r in con.execute("SELECT DISTINCT unit FROM quarterly WHERE unit IS NOT NULL").fetchall()}
+    finally:
+        con.close()
 
 
 def run_evaluate(args: argparse.Namespace) -> int:

@@ -27,8 +27,10 @@ from pages._ui.cache import (
     full_data,
     optional,
     settings,
+    snapshot,
     store_identity,
     store_path,
+    updating,
 )
 from pages._ui.filters import filters_caption, selected_period, sidebar
 from pages._ui.flags import all_flags, detector_kinds, flags

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import importlib
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from analytics import access, overview, store
+from analytics import access, overview, snapshots, store
 from analytics.dataset import EVERYTHING, AssessmentData, Scope, frames, load_dataset
 from analytics.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 from pages._ui.state import NOTHING, SCOPE_KEY, filter_key
@@ -51,44 +50,34 @@ def store_path() -> Path:
     return store.db_path()
 
 
-def _file_identity() -> tuple[str, int, int, int]:
-    """(path, mtime, size, wal mtime): changes whenever anyone writes to the store, audit rows included."""
+def snapshot() -> snapshots.Snapshot | None:
+    """The store's latest committed snapshot (what every page reads); None when there is no store yet.
+
+    Taken again when the store changed (an import or undo from any process); while a writer holds the
+    store's lock this is the last one, with `busy` set.
+    """
     path = store_path()
-    wal = Path(str(path) + ".wal")
     if not path.exists():
-        return (str(path), 0, 0, 0)
-    stat = path.stat()
-    return (str(path), stat.st_mtime_ns, stat.st_size, wal.stat().st_mtime_ns if wal.exists() else 0)
+        return None
+    return snapshots.current(path)
 
 
-# file identity -> the identity of the data it holds. Every viewed profile writes an audit row, which
-# changes the file; keying caches on the file alone would recompute everything after each view.
-_CANONICAL: dict[tuple, tuple] = {}
-_BY_VERSION: dict[tuple, tuple] = {}
-_IDENTITY_LOCK = threading.Lock()
-
-
-def store_identity() -> tuple[str, int, int, int]:
-    """The store's data identity: (path, mtime, size, wal mtime) of the first file state that held this data.
+def store_identity() -> tuple:
+    """The store's data identity: (path, data version); (path, 0, 0, 0) when there is no store.
 
     Changes when the data change (imports, undo, a rebuilt demo city, from any process); writes that
-    touch only users or the audit log keep it (analytics.access.data_version tells them apart).
+    touch only users, the audit log or the stored flags keep it.
     """
-    raw = _file_identity()
-    if raw[1] == 0:
-        return raw
-    with _IDENTITY_LOCK:
-        known = _CANONICAL.get(raw)
-    if known is not None:
-        return known
-    version = (raw[0], access.data_version(raw[0]))
-    with _IDENTITY_LOCK:
-        if len(_CANONICAL) > 4096:  # a long-running server: forget old states
-            _CANONICAL.clear()
-            _BY_VERSION.clear()
-        canonical = _BY_VERSION.setdefault(version, raw)
-        _CANONICAL[raw] = canonical
-    return canonical
+    snap = snapshot()
+    if snap is None:
+        return (str(store_path()), 0, 0, 0)
+    return (str(store_path()), snap.data_version)
+
+
+def updating() -> bool:
+    """A writer (a CLI import or undo) holds the store: pages show the last committed data meanwhile."""
+    snap = snapshot()
+    return bool(snap and snap.busy)
 
 
 def _settings_identity() -> tuple[str, int]:
@@ -107,7 +96,7 @@ def settings() -> Settings:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> AssessmentData:
-    """Scoped data read once per store version; the connection is closed straight away."""
+    """Scoped data read once per store version, from the snapshot (a cursor of the process's one instance)."""
     path = Path(identity[0])
     if not path.exists():
         return frames()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics.dataset import EVERYTHING, AssessmentData
-from pages._ui.cache import clear_caches, current_scope, data, full_data, optional, store_path
+from pages._ui.cache import clear_caches, current_scope, data, full_data, optional, store_path, updating
 from pages._ui.lang import tr
 from pages._ui.session import current_role
 from pages._ui.state import ANONYMOUS, PAGES
@@ -64,6 +64,9 @@ def page_setup(title_zh: str, title_en: str, caption: tuple[str, str] | None = N
     st.markdown(f"### {tr(title_zh, title_en)}")
     if caption:
         st.caption(tr(*caption))
+    if updating():
+        st.caption(tr("数据正在更新：当前显示最近一次提交的数据，更新完成后自动切换。",
+                      "The data are being updated: showing the last committed data until the update is done."))  # fmt: skip
 
 
 def is_empty() -> bool:

@@ -1,0 +1,190 @@
+"""Immutable snapshots of the store: what the app reads, so that readers never wait for a writer.
+
+After any committed change (an import or undo from any process, new stored flags, a user change), the
+next reader that notices the file changed takes the store's lock for a moment, checks the store's
+version (a fingerprint of its data, users and stored flags, not of the audit log) and, when that
+version has no snapshot yet, checkpoints and copies the file to `snapshots/<store>/<version>.duckdb`.
+Each snapshot is opened read-only once per process and shared by every session as cursors. While a
+CLI import or undo holds the lock, readers keep the last snapshot (`Snapshot.busy` says so). Many app
+processes (replicas behind nginx) share the folder: a version is copied once, by whoever sees it first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import duckdb
+
+from analytics import store
+
+KEEP = 2  # snapshots kept per store (the current one and the one before, still open in other processes)
+
+_DATA_SQL = """SELECT
+  (SELECT count(*) FROM quarterly),
+  (SELECT coalesce(sum(hash(person_id, name, unit, year, quarter, grade, score, reviewer)), 0) FROM quarterly),
+  (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
+  (SELECT count(*) FROM survey_items), (SELECT count(*) FROM survey_respondents),
+  (SELECT count(*) FROM survey_answers), (SELECT count(*) FROM demo_truth),
+  (SELECT count(*) FROM rejected_rows),
+  (SELECT count(*) FROM imports), (SELECT max(import_id) FROM imports),
+  (SELECT count(*) FILTER (WHERE status = 'undone') FROM imports)"""
+# Login counters (failed_logins, locked_until) change on every login: left out, they would copy the store each time.
+_USERS_SQL = "SELECT count(*), coalesce(sum(hash(user_name, role, units, disabled, password_hash)), 0) FROM users"
+_FLAGS_SQL = "SELECT count(*), max(finished_at) FROM flag_runs"
+
+
+def _digest(row: tuple | None) -> str:
+    return hashlib.sha1(repr(row).encode()).hexdigest()[:16]
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The store version of the assessment and survey data: changes with every import, undo or rebuilt demo."""
+    return _digest(con.execute(_DATA_SQL).fetchone())
+
+
+def versions(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """(data version, snapshot version): the second also covers users and stored flags."""
+    data = data_version(con)
+    rest = (con.execute(_USERS_SQL).fetchone(), con.execute(_FLAGS_SQL).fetchone())
+    return data, _digest((data, rest))
+
+
+def file_identity(path: Path) -> tuple[int, int, int]:
+    """(mtime, size, wal mtime): changes whenever anyone writes to the store, audit rows included."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    wal = Path(str(path) + ".wal")
+    return (stat.st_mtime_ns, stat.st_size, wal.stat().st_mtime_ns if wal.exists() else 0)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    source: Path  # the store
+    path: Path  # the immutable copy readers open
+    data_version: str
+    version: str
+    raw: tuple[int, int, int]  # the store's file identity when this was checked
+    busy: bool = False  # the store was locked by a writer at the last check: this may be behind
+
+
+def folder(db: Path) -> Path:
+    return db.parent / "snapshots" / db.stem
+
+
+_KNOWN: dict[str, Snapshot] = {}
+_REFRESH: dict[str, threading.Lock] = {}
+_INSTANCES: dict[Path, duckdb.DuckDBPyConnection] = {}
+_LOCK = threading.Lock()
+
+
+def _on_disk(db: Path) -> Snapshot | None:
+    """The newest snapshot another process (or an earlier run) left, for when the store is locked now."""
+    found = sorted(folder(db).glob("*.duckdb"), key=lambda p: p.stat().st_mtime_ns)
+    if not found:
+        return None
+    newest = found[-1]
+    con = duckdb.connect(str(newest), read_only=True)
+    try:
+        data, version = versions(con)
+    finally:
+        con.close()
+    return Snapshot(db, newest, data, version, (-1, -1, -1), busy=True)
+
+
+def current(db: str | os.PathLike) -> Snapshot:
+    """The snapshot of the store's last committed state, taken now if the store changed since the last one."""
+    db = Path(db)
+    key = str(db.resolve())
+    raw = file_identity(db)
+    with _LOCK:
+        known = _KNOWN.get(key)
+        refresh = _REFRESH.setdefault(key, threading.Lock())
+    if known is not None and known.raw == raw:
+        return known
+    with refresh:  # one check per store at a time in this process; the others then see its result
+        with _LOCK:
+            known = _KNOWN.get(key)
+        raw = file_identity(db)
+        if known is not None and known.raw == raw:
+            return known
+        snap = _take(db, known)
+        with _LOCK:
+            _KNOWN[key] = snap
+        return snap
+
+
+def _take(db: Path, known: Snapshot | None) -> Snapshot:
+    try:
+        # With a snapshot in hand, never wait: serve it and look again on the next read.
+        con = store.connect(db, wait=0 if known is not None else store.LOCK_WAIT_S)
+    except store.StoreBusy:
+        fallback = known or _on_disk(db)
+        if fallback is None:
+            raise
+        return replace(fallback, busy=True)
+    try:
+        raw = file_identity(db)
+        data, version = versions(con)
+        target = folder(db) / f"{version}.duckdb"
+        if not target.exists():
+            try:
+                con.execute("CHECKPOINT")  # everything committed is in the main file, the WAL is empty
+            except duckdb.Error:  # another transaction is open in this process (an import from the Data page)
+                if known is not None:
+                    return replace(known, busy=True)
+                raise
+            raw = file_identity(db)
+            _copy(db, target)
+    finally:
+        con.close()
+    _prune(db, keep=target)
+    return Snapshot(db, target, data, version, raw)
+
+
+def _copy(db: Path, target: Path) -> None:
+    """Copy the checkpointed file under a temporary name, then rename: readers only ever see whole copies."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        shutil.copyfile(db, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _prune(db: Path, keep: Path) -> None:
+    """Keep the newest KEEP snapshots (open files stay readable to processes that still use them)."""
+    found = sorted(folder(db).glob("*.duckdb"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in [p for p in found if p != keep][KEEP - 1 :]:
+        with _LOCK:
+            instance = _INSTANCES.pop(old, None)
+        if instance is not None:
+            instance.close()
+        old.unlink(missing_ok=True)
+
+
+def reader(db: str | os.PathLike) -> duckdb.DuckDBPyConnection:
+    """A cursor on the latest snapshot's one read-only instance in this process (close it when done)."""
+    snap = current(db)
+    with _LOCK:
+        instance = _INSTANCES.get(snap.path)
+        if instance is None:
+            instance = duckdb.connect(str(snap.path), read_only=True)
+            _INSTANCES[snap.path] = instance
+        return instance.cursor()
+
+
+def forget() -> None:
+    """Close every snapshot instance of this process (tests, and a demo city rebuilt in place)."""
+    with _LOCK:
+        for instance in _INSTANCES.values():
+            instance.close()
+        _INSTANCES.clear()
+        _KNOWN.clear()
