@@ -44,27 +44,12 @@ def store_facts(db: str | os.PathLike, settings: Settings) -> StoreFacts:
 
 
 def data_version(db: str | os.PathLike) -> tuple:
-    """A fingerprint of the assessment and survey data (not of users or the audit log).
-
-    Row counts of every data table, the imports' ids and statuses, and a hash over the quarterly
-    rows (so a rebuilt demo city with the same size still reads as new data).
-    """
+    """A fingerprint of the assessment and survey data (not of users or the audit log): analytics.snapshots."""
     if not Path(db).exists():
         return ()
     con = store.connect(db, read_only=True)
     try:
-        return con.execute(
-            """SELECT
-                 (SELECT count(*) FROM quarterly),
-                 (SELECT coalesce(sum(hash(person_id, name, unit, year, quarter, grade, score, reviewer)), 0)
-                    FROM quarterly),
-                 (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
-                 (SELECT count(*) FROM survey_items), (SELECT count(*) FROM survey_respondents),
-                 (SELECT count(*) FROM survey_answers), (SELECT count(*) FROM demo_truth),
-                 (SELECT count(*) FROM rejected_rows),
-                 (SELECT count(*) FROM imports), (SELECT max(import_id) FROM imports),
-                 (SELECT count(*) FILTER (WHERE status = 'undone') FROM imports)"""
-        ).fetchone()
+        return snapshots.data_fingerprint(con)
     finally:
         con.close()
 

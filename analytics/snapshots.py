@@ -42,9 +42,15 @@ def _digest(row: tuple | None) -> str:
     return hashlib.sha1(repr(row).encode()).hexdigest()[:16]
 
 
+def data_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
+    """Row counts of every data table, the imports' ids and statuses, and a hash over the quarterly rows
+    (so a rebuilt demo city of the same size still reads as new data); not users, audit or flags."""
+    return con.execute(_DATA_SQL).fetchone()
+
+
 def data_version(con: duckdb.DuckDBPyConnection) -> str:
     """The store version of the assessment and survey data: changes with every import, undo or rebuilt demo."""
-    return _digest(con.execute(_DATA_SQL).fetchone())
+    return _digest(data_fingerprint(con))
 
 
 def versions(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:

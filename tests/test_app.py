@@ -324,7 +324,7 @@ def test_a_flag_is_confirmed_dismissed_and_closed_and_the_overview_count_follows
         assert [m.value for m in at.markdown if m.value.startswith("#### ")][0] == heading  # the same flag
     at.switch_page("pages/overview.py").run()
     assert int(metric(at, "待核查预警").replace(",", "")) == before - 1
-    con = store.connect(db, read_only=True)
+    con = store.connect(db, read_only=True, fresh=True)  # the reviews now, not the app's snapshot
     statuses = [r[0] for r in con.execute("SELECT status FROM flag_reviews ORDER BY reviewed_at").fetchall()]
     audited = con.execute("SELECT count(*) FROM audit_log WHERE action = 'review_flag'").fetchone()[0]
     con.close()

@@ -34,7 +34,7 @@ def test_appeal_pack_preview_audits_the_view(demo_copy, monkeypatch):
     assert any("评鉴人及其宽松证据" in m.value for m in at.markdown)
     from analytics import store
 
-    con = store.connect(demo_copy, read_only=True)
+    con = store.connect(demo_copy, read_only=True, fresh=True)  # the audit log now, not the app's snapshot
     try:
         viewed = con.sql("SELECT count(*) FROM audit_log WHERE action = 'view_person'").fetchone()[0]
     finally:
