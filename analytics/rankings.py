@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from analytics import frame_memo
 from analytics.errors import UserError
 from analytics.fair_score import estimate_leniency
 from analytics.lanes import UNASSIGNED, pool_small_lanes
@@ -224,12 +225,28 @@ def _ranked(people: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _rank_window(
-    yard: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
+def _window_ranks(
+    quarterly: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
 ) -> pl.DataFrame:
-    rows = win.rows(yard)
+    """The lane ranking of one window, computed once per dataset (it is asked for again as the previous
+    period of the next window, and by every viewer of the same store version)."""
+    key = ("rank_window", win.first, win.last, by, repr(index), repr(settings))
+    return frame_memo.memo(quarterly, key, lambda: _rank_window(quarterly, win, by, settings, index))
+
+
+def _rank_window(
+    quarterly: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
+) -> pl.DataFrame:
+    # Fair scores come from a model over all the data; the other yardsticks need only the window's rows.
+    if by == "fair":
+        fair = ("fair_yardsticks", repr(settings))
+        rows = win.rows(frame_memo.memo(quarterly, fair, lambda: _yardsticks(quarterly, by, settings, index)))
+    else:
+        rows = win.rows(quarterly)
     if rows.height == 0:
         return pl.DataFrame(schema={"person_id": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32, "basis": pl.Utf8})
+    if by != "fair":
+        rows = _yardsticks(rows, by, settings, index)
     return _ranked(_value(_people_in(rows, by, settings), by, index))
 
 
@@ -263,11 +280,22 @@ def rank_people(
     quarterly = data.quarterly
     win = select_window(quarterly, period, year, window)
     chosen = choose_index(win.rows(quarterly), settings, index) if by == "index" else None
-    yard = _yardsticks(quarterly, by, settings, chosen)
-    current = _rank_window(yard, win, by, settings, chosen)
+    # Every viewer of a store version (and every filter) reads the same whole-lane ranking: computed once.
+    key = ("people", win.first, win.last, by, repr(chosen), repr(settings))
+    out = frame_memo.memo(quarterly, key, lambda: _people_ranking(quarterly, win, by, settings, chosen))
+    if lane is not None:
+        out = _only_lane(out, lane)
+    return only_visible(out, visible)
+
+
+def _people_ranking(
+    quarterly: pl.DataFrame, win: Window, by: str, settings: Settings, chosen: IndexWeights | None
+) -> pl.DataFrame:
+    """The window's whole-lane ranking with the change since the previous window, in PEOPLE_COLUMNS order."""
+    current = _window_ranks(quarterly, win, by, settings, chosen)
     if by == "index" and current["value"].null_count() == current.height:
         raise UserError(f"nobody in {win.label} has every sub-score of the index {chosen.name}")
-    before = _rank_window(yard, win.previous(), by, settings, chosen).select(
+    before = _window_ranks(quarterly, win.previous(), by, settings, chosen).select(
         "person_id", "lane", pl.col("rank").alias("_before"), pl.col("basis").alias("_basis_before")
     )
     out = current.join(before, on=["person_id", "lane"], how="left").with_columns(
@@ -277,9 +305,7 @@ def rank_people(
         .alias("rank_change"),
         pl.lit(win.label).alias("period"),
     )
-    if lane is not None:
-        out = _only_lane(out, lane)
-    return only_visible(out, visible).select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
+    return out.select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
 
 
 def only_visible(frame: pl.DataFrame, visible: frozenset[str] | None) -> pl.DataFrame:

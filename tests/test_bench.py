@@ -27,7 +27,7 @@ def tiny(tmp_path_factory) -> tuple[dict, str]:
     work = tmp_path_factory.mktemp("bench")
     out_json, out_md = work / "r.json", work / "r.md"
     status = main(["bench", "--persons", "300", "--quarters", "4", "--repeats", "1", "--scales", "150",
-                   "--workdir", str(work), "--json", str(out_json), "--markdown", str(out_md)])  # fmt: skip
+                   "--workdir", str(work), "--json", str(out_json), "--markdown", str(out_md), "--no-app"])  # fmt: skip
     assert status == 0
     return json.loads(out_json.read_text(encoding="utf-8")), out_md.read_text(encoding="utf-8")
 
@@ -61,6 +61,11 @@ def test_baseline_and_ours_give_the_same_answers(tiny):
         assert c["check"]["rows"] == result["main"]["rows"]
         assert c["check"]["ranked"] > 0
         assert c["import_ratio"] == pytest.approx(c["baseline_import_s"] / c["ours_import_s"])
+        # pandas' fastest engine gives the same answers too, and the floor is measured beside it
+        assert c["fastest_engine"] == ("calamine" if c["format"] == "xlsx" else "pyarrow")
+        assert c["fastest_check"]["equal"], c["fastest_check"]["differences"]
+        assert c["floor_s"] == pytest.approx(c["floor_read_s"] + c["floor_insert_s"])
+        assert c["process_ours_s"] > 0 and c["process_fastest_s"] > 0
 
 
 def test_scaling_and_targets_are_reported_not_asserted(tiny):
@@ -68,11 +73,13 @@ def test_scaling_and_targets_are_reported_not_asserted(tiny):
     growth = {g["step"]: g for g in result["scaling"]}
     assert set(growth["all detectors"]["seconds"]) == {str(s["rows"]) for s in result["scales"]}
     assert growth["all detectors"]["exponent"] is not None and growth["all detectors"]["exponent_cpu"] is not None
-    assert len(result["targets"]) == 8
+    assert len(result["targets"]) == 8 + 3 + 3  # and per format: against pandas' fastest engine, and the floor
+    assert "app" not in result  # --no-app
     assert all(t["met"] in (True, False, None) for t in result["targets"])
     assert "| step | median | min–max | runs | rows/s | CPU | peak memory | load |" in md
     assert "| target | measured | verdict | note |" in md
     assert "exponent" in md and "same answers" in md
+    assert "Against pandas' fastest engine and the floor" in md and "| calamine |" in md and "| pyarrow |" in md
 
 
 def test_exponent_is_the_log_log_slope():
@@ -101,6 +108,20 @@ def test_targets_say_met_and_not_met():
     # xlsx 12x met; GB18030 2.5x not; UTF-8 3.5x met; detectors 45 s met; overview cold met, filter 80 ms not;
     # peak 5000 MB not; exponent 1.3 not (the short step's 3.0 is not judged)
     assert verdicts == [True, False, True, True, True, False, False, False]
+
+
+def test_app_targets_and_table_from_the_load_test():
+    app = {"store": "p.duckdb", "flags_s": 40.0, "cold_bare_s": 3.0, "cold_ours_s": 4.2, "cold_ratio": 1.4,
+           "logins": [{"replicas": 1, "proxy": False, "users": 20, "failed": 0, "p50_s": 2.0, "p95_s": 5.5,
+                       "slowest_s": 6.0}],
+           "replicas": [{"replicas": 3, "skipped": "nginx is not installed (apt-get install nginx)"}]}  # fmt: skip
+    cold, many = report.targets(_scale({}), [], [], app)[:2]
+    assert cold["met"] is True and cold["measured"] == "1.40x"
+    assert many["met"] is False and many["measured"] == "slowest 6.00 s"
+    lines = "\n".join(report._app_lines(app))
+    assert "| 1 | no | 20 | 2.00 s | 5.50 s | 6.00 s | 0 |" in lines and "skipped: nginx is not installed" in lines
+    skipped = report.targets(_scale({}), [], [], {"skipped": "no /usr/bin/chromium"})[0]
+    assert skipped["met"] is None and "no /usr/bin/chromium" in skipped["note"]
 
 
 def test_detectors_target_is_projected_to_15000_units():

@@ -14,7 +14,7 @@ from analytics import flag_store, snapshots, store
 from analytics.cli import main
 from analytics.dataset import Scope, load_dataset
 from analytics.detectors import run_detectors
-from analytics.settings import Settings
+from analytics.settings import Settings, load_settings
 
 
 @pytest.fixture
@@ -99,3 +99,50 @@ def test_a_second_process_does_not_compute_the_same_run(city):
     with open(lock, "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert flag_store.compute(city, Settings()) is None
+
+
+def test_the_app_shows_the_last_run_while_the_new_one_computes_and_then_the_new_one(city, monkeypatch):
+    """A store too large to compute in the page: the flags page shows the stored run, says it is behind (in
+    both languages), starts the background run, and shows the new run once that has stored its flags."""
+    from tests.test_app import metric, no_exception, open_app
+
+    settings = load_settings()  # what the app runs with (settings.toml)
+    first = flag_store.compute(city, settings)
+    con = store.connect(city)
+    try:
+        con.execute("DELETE FROM quarterly WHERE unit = (SELECT min(unit) FROM quarterly)")
+    finally:
+        con.close()
+    monkeypatch.setattr(flag_store, "QUICK_ROWS", 0)  # as a province: never computed in the page
+    monkeypatch.setattr(flag_store, "_STARTED", {})
+    at = open_app(city, monkeypatch, "pages/overview.py")
+    no_exception(at)
+    behind = [c.value for c in at.caption if "上一版数据" in c.value]
+    assert behind and "正在计算" in behind[0], [c.value for c in at.caption]
+    assert int(metric(at, "待核查预警").replace(",", "")) == first  # the last run's flags, none reviewed yet
+    (child,) = flag_store._STARTED.values()
+    assert child.wait(timeout=600) == 0
+    at.run()
+    no_exception(at)
+    assert not [c.value for c in at.caption if "上一版数据" in c.value]
+    fresh = stored(city, settings)
+    assert fresh.current
+    assert int(metric(at, "待核查预警").replace(",", "")) == fresh.flags.height
+
+
+def test_the_behind_note_speaks_english_too(city, monkeypatch):
+    from tests.test_app import no_exception, open_app
+
+    flag_store.compute(city, load_settings())
+    con = store.connect(city)
+    try:
+        con.execute("DELETE FROM outcomes WHERE person_id = (SELECT min(person_id) FROM outcomes)")
+    finally:
+        con.close()
+    monkeypatch.setattr(flag_store, "QUICK_ROWS", 0)
+    monkeypatch.setattr(flag_store, "start", lambda *a, **k: True)  # the run "is going": nothing computes here
+    at = open_app(city, monkeypatch, "pages/overview.py", lang="en")
+    no_exception(at)
+    notes = [c.value for c in at.caption if "previous data" in c.value]
+    assert notes and "being computed" in notes[0], [c.value for c in at.caption]
+    assert not any("上一版" in c.value for c in at.caption)

@@ -117,9 +117,9 @@ def _target(name: str, measured, limit, met: bool | None, note: str = "") -> dic
     return {"target": name, "measured": measured, "limit": limit, "met": met, "note": note}
 
 
-def targets(main: dict, comparison: list[dict], growth: list[dict]) -> list[dict]:
+def targets(main: dict, comparison: list[dict], growth: list[dict], app: dict | None = None) -> list[dict]:
     """The issue's targets, each met, not met, or not measured (None), with a note on how it was judged."""
-    out = []
+    out = _app_targets(app) if app else []
     by_format = {c["format"]: c for c in comparison}
     x = by_format.get("xlsx")
     out.append(_target("xlsx import >= 10x pandas + openpyxl", _fmt_x(x and x["import_ratio"]), ">= 10x",
@@ -128,6 +128,16 @@ def targets(main: dict, comparison: list[dict], growth: list[dict]) -> list[dict
         c = by_format.get(fmt)
         out.append(_target(f"{FORMAT_LABEL[fmt]} import + lane ranking + quota >= 3x, end to end",
                            _fmt_x(c and c["e2e_ratio"]), ">= 3x", _at_least(c and c["e2e_ratio"], 3)))  # fmt: skip
+    for c in comparison:
+        if c.get("fastest_engine"):
+            need = 2.0 if c["format"] == "xlsx" else 1.0
+            out.append(_target(f"{FORMAT_LABEL[c['format']]} import >= {need:g}x pandas {c['fastest_engine']} (its read alone)",
+                               _fmt_x(c["fastest_ratio"]), f">= {need:g}x", _at_least(c["fastest_ratio"], need)))  # fmt: skip
+        if c.get("floor_s"):
+            out.append(_target(f"{FORMAT_LABEL[c['format']]} import within 1.3x of the floor (raw read + bulk insert)",
+                               None if c["floor_ratio"] is None else f"{c['floor_ratio']:.2f}x", "<= 1.3x",
+                               None if c["floor_ratio"] is None else c["floor_ratio"] <= 1.3,
+                               f"floor {_s(c['floor_s'])} = read {_s(c['floor_read_s'])} + insert {_s(c['floor_insert_s'])}"))  # fmt: skip
     out.append(_detectors_target(main, growth))
     steps = {s["step"]: s for s in main["steps"]}
     cold = steps.get("overview, cold")
@@ -155,6 +165,48 @@ def targets(main: dict, comparison: list[dict], growth: list[dict]) -> list[dict
         )
     )
     return out
+
+
+COLD_RATIO = 1.5  # first page after `streamlit run`, against a bare Streamlit page of the same shape
+SESSION_S = 5.0  # each of 20 simultaneous sessions has its overview within this
+SESSIONS = 20
+
+
+def _app_targets(app: dict) -> list[dict]:
+    if app.get("skipped"):
+        why = f"skipped: {app['skipped']}"
+        return [
+            _target(f"first page within {COLD_RATIO}x of a bare Streamlit page", None, f"<= {COLD_RATIO}x", None, why)
+        ]
+    out = [_target(f"first page within {COLD_RATIO}x of a bare Streamlit page", f"{app['cold_ratio']:.2f}x",
+                   f"<= {COLD_RATIO}x", app["cold_ratio"] <= COLD_RATIO,
+                   f"bare {app['cold_bare_s']:.2f} s, ours {app['cold_ours_s']:.2f} s (flags stored beforehand)")]  # fmt: skip
+    many = [r for r in app.get("logins", []) if r["users"] == SESSIONS]
+    if many:
+        r = many[0]
+        out.append(_target(f"{SESSIONS} simultaneous sessions each see the overview < {SESSION_S:g} s (one process)",
+                           None if r["slowest_s"] is None else f"slowest {r['slowest_s']:.2f} s", f"< {SESSION_S:g} s",
+                           None if r["slowest_s"] is None else r["failed"] == 0 and r["slowest_s"] < SESSION_S,
+                           f"p50 {r['p50_s']} s, p95 {r['p95_s']} s, failed {r['failed']}"))  # fmt: skip
+    return out
+
+
+def _app_lines(app: dict | None) -> list[str]:
+    if not app:
+        return []
+    if app.get("skipped"):
+        return ["", f"The app (cold start, many users, replicas): skipped, {app['skipped']}."]
+    lines = ["", f"The app in headless Chromium (store {app['store']}; flags stored first in {app['flags_s']} s): "
+             f"first page after `streamlit run`: a bare page of 5 metrics + 3 charts {app['cold_bare_s']:.2f} s, "
+             f"ours {app['cold_ours_s']:.2f} s ({app['cold_ratio']:.2f}x).", "",
+             "| replicas | behind nginx | users at once | p50 | p95 | slowest | failed |", "|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in app.get("logins", []) + app.get("replicas", []):
+        if r.get("skipped"):
+            lines.append(f"| {r['replicas']} | — | — | — | — | — | skipped: {r['skipped']} |")
+            continue
+        lines.append(f"| {r['replicas']} | {'yes' if r['proxy'] else 'no'} | {r['users']} | {_s(r['p50_s'])} | "
+                     f"{_s(r['p95_s'])} | {_s(r['slowest_s'])} | {r['failed']} |")  # fmt: skip
+    return lines
 
 
 def _detectors_target(main: dict, growth: list[dict]) -> dict:
@@ -241,6 +293,20 @@ def markdown(result: dict) -> str:
             )
         lines += ["", "End to end = read/import + normalise, lane ranking of the latest quarter, quota check "
                   "(ours: import into a fresh store, load, rank_people, quarterly_quota)."]  # fmt: skip
+    if any(c.get("floor_s") for c in result["comparison"]):
+        lines += ["", "Against pandas' fastest engine and the floor (floor = the fastest raw read, fastexcel or Polars, plus one "
+                  "bulk insert into a fresh DuckDB file; whole process = from starting Python to its exit):", "",
+                  "| file | pandas engine | pandas read | ours import | ratio | floor | ours / floor | "
+                  "whole process: ours | whole process: pandas | same answers |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]  # fmt: skip
+        for c in result["comparison"]:
+            floor = "—" if c.get("floor_ratio") is None else f"{c['floor_ratio']:.2f}x"
+            lines.append(
+                f"| {FORMAT_LABEL[c['format']]} | {c.get('fastest_engine') or '—'} | {_s(c.get('fastest_import_s'))} | "
+                f"{_s(c['ours_import_s'])} | {_fmt_x(c.get('fastest_ratio')) or '—'} | {_s(c.get('floor_s'))} | {floor} | "
+                f"{_s(c.get('process_ours_s'))} | {_s(c.get('process_fastest_s'))} | {_check_text(c.get('fastest_check'))} |"
+            )
+    lines += _app_lines(result.get("app"))
     lines += ["", "| target | measured | verdict | note |", "|---|---|---|---|"]
     for t in result["targets"]:
         lines.append(f"| {t['target']} | {t['measured'] or '—'} | {_verdict(t['met'])} | {t['note']} |")

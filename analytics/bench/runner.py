@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from analytics.bench import report, workload
+from analytics.bench import app_load, baseline, report, workload
 from analytics.bench.measure import StepResult, run_group
 
 DEFAULT_SCALES = (50_000, 200_000)
@@ -30,8 +30,8 @@ SPLIT_BYTES = 190 << 20  # under analytics.upload_guard's 200 MB: a CSV over it 
 
 def run_bench(persons: int = 200_000, quarters: int = 12, repeats: int = 3, scales=DEFAULT_SCALES,
               workdir: str | Path = "bench_out", skip_baseline: bool = False, budget_s: float = 120.0,
-              seed: int = 7, regenerate: bool = False, baseline_scales: bool = False,
-              command: str = "python -m analytics bench", log=print) -> dict:  # fmt: skip
+              seed: int = 7, regenerate: bool = False, baseline_scales: bool = False, app: bool = True,
+              users=(10, 20), replicas=(1, 3), command: str = "python -m analytics bench", log=print) -> dict:  # fmt: skip
     """Run the whole benchmark; returns the result (also what the JSON holds)."""
     started = time.perf_counter()
     workdir = Path(workdir)
@@ -53,8 +53,13 @@ def run_bench(persons: int = 200_000, quarters: int = 12, repeats: int = 3, scal
         if size == persons:
             result["main"], comparison_main = scale, comparison
     result["comparison"] = comparison_main
+    if app:  # the app as users meet it: cold start, simultaneous logins, replicas behind nginx
+        log(f"== the app on the {persons:,}-people province (headless Chromium)")
+        result["app"] = app_load.run_app_bench(result["main"]["db"], workdir, users=users, replicas=replicas, log=log)
+        if result["app"].get("skipped"):
+            log(f"  app: skipped: {result['app']['skipped']}")
     result["scaling"] = report.scaling(result["scales"])
-    result["targets"] = report.targets(result["main"], comparison_main, result["scaling"])
+    result["targets"] = report.targets(result["main"], comparison_main, result["scaling"], result.get("app"))
     result["wall_seconds"] = round(time.perf_counter() - started, 1)
     result["load_average_end"] = report.machine()["load_average"]
     return result
@@ -95,6 +100,31 @@ def run_scale(workdir: Path, persons: int, quarters: int, repeats: int, budget_s
             entry["baseline"] = {n: s.as_dict() for n, s in base.items()}
             if "answers" in ours_out and "answers" in base_out:
                 entry["check"] = compare(ours_out["answers"], base_out["answers"], ours_check, base_check)
+        if with_baseline:
+            engine = baseline.FASTEST_ENGINE[kind]
+            fast, fast_out = run_group(f"baseline {kind} {engine}", "analytics.bench.steps:baseline_end_to_end",
+                                       dict(args, check=str(checks / f"{persons}_fastest_{kind}.parquet"),
+                                            engine=engine), repeats, budget_s, log)  # fmt: skip
+            errors += _problems(fast_out)
+            entry["fastest"] = {"engine": engine, **{n: s.as_dict() for n, s in fast.items()}}
+            if "answers" in ours_out and "answers" in fast_out:
+                entry["fastest_check"] = compare(ours_out["answers"], fast_out["answers"], ours_check,
+                                                 checks / f"{persons}_fastest_{kind}.parquet")  # fmt: skip
+        floor, floor_out = run_group(f"floor {kind}", "analytics.bench.steps:floor_import",
+                                     dict(kind=kind, paths=args["paths"], store_dir=str(workdir / "stores" / "floor")),
+                                     repeats, budget_s, log)  # fmt: skip
+        errors += _problems(floor_out)
+        entry["floor"] = {n: s.as_dict() for n, s in floor.items()}
+        steps += [_renamed(floor[n], f"{n} {kind}") for n in ("floor read", "floor insert", "floor") if n in floor]
+        entry["process"] = {}
+        for engine in ("ours", baseline.FASTEST_ENGINE[kind]) if with_baseline else ("ours",):
+            whole, whole_out = run_group(f"whole process {kind} {engine}", "analytics.bench.steps:whole_process",
+                                         dict(kind=kind, paths=args["paths"], engine=engine,
+                                              store_dir=str(workdir / "stores" / "process")),
+                                         repeats, budget_s, log)  # fmt: skip
+            errors += _problems(whole_out)
+            entry["process"].update({n: s.as_dict() for n, s in whole.items()})
+            steps += [_renamed(w, f"{n} {kind}") for n, w in whole.items()]
         comparison.append(_comparison_row(entry))
     flags_path = checks / f"{persons}_flags.parquet"
     flags_path.unlink(missing_ok=True)
@@ -108,7 +138,7 @@ def run_scale(workdir: Path, persons: int, quarters: int, repeats: int, budget_s
         found, extras[group] = run_group(group, f"analytics.bench.steps:{func}", kwargs, repeats, budget_s, log)
         errors += _problems(extras[group])
         steps += list(found.values())
-    scale = {"persons": persons, "quarters": quarters, "rows": p.rows, "units": p.units,
+    scale = {"persons": persons, "quarters": quarters, "rows": p.rows, "units": p.units, "db": str(p.db),
              "sections": p.summary.get("sections"), "files": {k: [Path(f).name for f in v] for k, v in p.files.items()},
              "file_mb": {k: round(sum(Path(f).stat().st_size for f in v) / 2**20, 1) for k, v in p.files.items()},
              "build_seconds": p.summary.get("build_seconds"), "ranked_period": f"{year}Q{quarter}",
@@ -163,6 +193,16 @@ def _comparison_row(entry: dict) -> dict:
            "ours_peak_mb": ours.get("end to end", {}).get("peak_mb"),
            "baseline_peak_mb": base.get("end to end", {}).get("peak_mb"),
            "check": entry.get("check"), "detail": entry}  # fmt: skip
+    fast, floor, process = entry.get("fastest") or {}, entry.get("floor") or {}, entry.get("process") or {}
+    row |= {"fastest_engine": fast.get("engine"), "fastest_import_s": med(fast, "import"),
+            "fastest_e2e_s": med(fast, "end to end"), "fastest_check": entry.get("fastest_check"),
+            "floor_s": med(floor, "floor"), "floor_read_s": med(floor, "floor read"),
+            "floor_insert_s": med(floor, "floor insert"),
+            "process_ours_s": med(process, "whole process, ours"),
+            "process_fastest_s": med(process, f"whole process, pandas {fast.get('engine')}")}  # fmt: skip
+    row["fastest_ratio"] = report.ratio(row["fastest_import_s"], row["ours_import_s"])
+    row["floor_ratio"] = report.ratio(row["ours_import_s"], row["floor_s"])  # ours / floor: 1.0 = at the floor
+    row["process_ratio"] = report.ratio(row["process_fastest_s"], row["process_ours_s"])
     row["import_ratio"] = report.ratio(row["baseline_import_s"], row["ours_import_s"])
     row["e2e_ratio"] = report.ratio(row["baseline_e2e_s"], row["ours_e2e_s"])
     row["rank_ratio"] = report.ratio(row["baseline_rank_s"], row["ours_rank_s"])

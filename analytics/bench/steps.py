@@ -92,8 +92,10 @@ def import_end_to_end(kind: str, paths: list[str], store_dir: str, year: int, qu
     return clock.result(answers=answers, refused=refused)
 
 
-def baseline_end_to_end(kind: str, paths: list[str], year: int, quarter: int, check: str) -> dict:
-    """The pandas + openpyxl script on the same files (analytics.bench.baseline)."""
+def baseline_end_to_end(
+    kind: str, paths: list[str], year: int, quarter: int, check: str, engine: str | None = None
+) -> dict:
+    """The pandas script on the same files (analytics.bench.baseline), with pandas' default engine or `engine`."""
     _quiet()
     import gc
 
@@ -102,7 +104,7 @@ def baseline_end_to_end(kind: str, paths: list[str], year: int, quarter: int, ch
 
     gc.collect()
     reset_peak()
-    out, ranked = baseline.run(kind, paths, year, quarter)
+    out, ranked = baseline.run(kind, paths, year, quarter, engine)
     peak = peak_mb()  # the script runs as one piece: one peak for all its parts
     t = out["timings"]
     clock = Clock()
@@ -113,6 +115,82 @@ def baseline_end_to_end(kind: str, paths: list[str], year: int, quarter: int, ch
     clock.add("end to end", ["import", "rank", "quota"], rows=rows)
     pl.from_pandas(ranked[RANK_CHECK_COLUMNS]).write_parquet(check)
     return clock.result(answers=out["answers"])
+
+
+def _raw_read(kind: str, path: str) -> pl.DataFrame:
+    """The file's rows as they are, by the fastest reader there is (no checks, no normalising)."""
+    if kind == "xlsx":
+        import fastexcel
+
+        book = fastexcel.read_excel(path)
+        top = book.load_sheet(0, header_row=None, n_rows=20).to_polars()
+        header = next(i for i, row in enumerate(top.iter_rows()) if "姓名" in row)
+        return book.load_sheet(0, header_row=header, dtype_coercion="coerce").to_polars()
+    if kind == "gb18030":
+        with open(path, "rb") as fh:
+            text = fh.read().decode("gb18030")
+        return pl.read_csv(text.encode("utf-8"), infer_schema=False)
+    return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+
+
+def floor_import(kind: str, paths: list[str], store_dir: str) -> dict:
+    """The floor under any import: the raw read, then one bulk insert of those rows into a fresh DuckDB file."""
+    _quiet()
+    import duckdb
+
+    folder = Path(store_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    clock = Clock()
+    frames = clock.step("floor read", lambda: [_raw_read(kind, p) for p in paths])
+    rows = sum(f.height for f in frames)
+    clock.steps["floor read"]["rows"] = rows
+
+    def insert() -> None:
+        con = duckdb.connect(str(folder / "floor.duckdb"))
+        try:
+            for i, frame in enumerate(frames):
+                _rows = frame.to_arrow()  # noqa: F841 (read by DuckDB's replacement scan)
+                con.execute(f"CREATE TABLE t{i} AS SELECT * FROM _rows")
+        finally:
+            con.close()
+
+    clock.step("floor insert", insert, rows=rows)
+    clock.add("floor", ["floor read", "floor insert"], rows=rows)
+    shutil.rmtree(folder, ignore_errors=True)
+    return clock.result()
+
+
+def whole_process(kind: str, paths: list[str], store_dir: str, engine: str) -> dict:
+    """Seconds from starting a new Python process to its exit: `python -m analytics import` into a fresh
+    store, or the pandas script reading the same files with `engine` (interpreter start and imports included)."""
+    _quiet()
+    import subprocess
+    import sys
+    import time
+
+    folder = Path(store_dir)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if engine == "ours":
+        command = [sys.executable, "-m", "analytics", "import", *paths, "--db", str(folder / "store.duckdb")]
+        name = "whole process, ours"
+    else:
+        script = ("import sys; from pathlib import Path; from analytics.bench import baseline; "
+                  "baseline.READERS[sys.argv[1]]([Path(p) for p in sys.argv[3:]], engine=sys.argv[2])")  # fmt: skip
+        command = [sys.executable, "-c", script, kind, engine, *paths]
+        name = f"whole process, pandas {engine}"
+    started, cpu = time.perf_counter(), os.times()
+    done = subprocess.run(command, cwd=Path(__file__).resolve().parents[2], capture_output=True, text=True)
+    seconds, after = time.perf_counter() - started, os.times()
+    shutil.rmtree(folder, ignore_errors=True)
+    if done.returncode != 0:
+        return {"steps": {}, "error": f"{name}: exit {done.returncode}: {done.stderr.strip()[-300:]}"}
+    import resource
+
+    child_cpu = (after.children_user - cpu.children_user) + (after.children_system - cpu.children_system)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the one child this process ran
+    return {"steps": {name: {"seconds": seconds, "cpu_s": child_cpu, "peak_mb": peak, "rows": None}}}
 
 
 # ----------------------------------------------------------------------------- analytics on the store

@@ -15,7 +15,12 @@ write it as real exports (xlsx workbooks of at most 500,000 rows, GB18030 wide C
 process: import of each file kind into a fresh store; lane rankings for a quarter and a year; quota
 checks; every detector over all units (rotation with its Monte Carlo null); the overview page's data,
 cold and on a filter change. The same import + normalisation + lane ranking + quota check is run as a
-pandas + openpyxl script on the same files, its answers checked equal to ours, and the ratio printed.
+pandas script on the same files, with pandas' default engines (openpyxl, C) and its fastest (calamine for
+xlsx, pyarrow for CSV), its answers checked equal to ours, and the ratios printed; beside them the floor
+(the fastest raw read plus one bulk insert) and whole processes timed from start to exit. Then the app in
+headless Chromium (skipped, saying why, without /usr/bin/chromium or nginx): the first page after
+`streamlit run` against a bare Streamlit page, N users at once on one process, and p50/p95 against N
+users for 1 and 3 replicas behind nginx (deploy/nginx.conf).
 Every size in --scales is run too (ours only, unless --baseline-scales), and each step's growth
 exponent (log-log slope) printed.
 Targets are reported as met / not met. Provinces are kept in --workdir and reused by later runs.
@@ -23,6 +28,7 @@ Targets are reported as met / not met. Provinces are kept in --workdir and reuse
 examples:
   make bench                                            the default run (about 30 minutes the first time)
   python -m analytics bench --persons 50000 --scales 50000 --repeats 1      a quick look
+  python -m analytics bench --persons 50000 --no-app                        without the browser part
   python -m analytics bench --scales 50000,200000,1000000 --json bench.json  with the 1M-people province
 """
 
@@ -46,18 +52,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run the baseline at every --scales size up to 500,000 people too (default: main size only)",
     )
+    p.add_argument(
+        "--no-app",
+        action="store_true",
+        help="leave out the app in a browser (cold start, simultaneous users, 1 and 3 replicas behind nginx)",
+    )
+    p.add_argument("--users", default="10,20", metavar="N,N", help="simultaneous users for the app load test (10,20)")
     p.add_argument("--regenerate", action="store_true", help="rebuild the provinces even when --workdir has them")
     p.add_argument("--seed", type=int, default=7, metavar="S", help="demo generator seed (default 7)")
     p.set_defaults(func=run)
 
 
-def _scales(text: str) -> list[int]:
+def _scales(text: str, option: str = "--scales", least: int = 50) -> list[int]:
     try:
         sizes = [int(s.replace("_", "").strip()) for s in text.split(",") if s.strip()]
     except ValueError:
-        raise UserError(f"--scales takes people counts separated by commas, e.g. 50000,200000; got {text!r}") from None
-    if any(s < 50 for s in sizes):
-        raise UserError("every --scales size must be at least 50 people")
+        raise UserError(f"{option} takes counts separated by commas, e.g. 50000,200000; got {text!r}") from None
+    if not sizes or any(s < least for s in sizes):
+        raise UserError(f"every {option} count must be at least {least}")
     return sizes
 
 
@@ -74,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     command = _command(args)
     result = run_bench(persons=args.persons, quarters=args.quarters, repeats=args.repeats, scales=_scales(args.scales),
                        workdir=workdir, skip_baseline=args.skip_baseline, budget_s=args.budget, seed=args.seed,
-                       regenerate=args.regenerate, baseline_scales=args.baseline_scales, command=command, log=_log)  # fmt: skip
+                       regenerate=args.regenerate, baseline_scales=args.baseline_scales, app=not args.no_app,
+                       users=tuple(_scales(args.users, "--users", 1)), command=command, log=_log)  # fmt: skip
     json_path = Path(args.json) if args.json else workdir / "bench.json"
     md_path = Path(args.markdown) if args.markdown else workdir / "bench.md"
     text = write_outputs(result, json_path, md_path)
