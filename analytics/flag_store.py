@@ -46,11 +46,11 @@ def settings_hash(settings: Settings) -> str:
 
 
 def detector_version() -> str:
-    """A hash of the detectors' code: new code means new flags."""
+    """A hash of the detectors' code (their packages included): new code means new flags."""
     folder = Path(__file__).parent / "detectors"
     digest = hashlib.sha1()
-    for path in sorted(folder.glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(str(path.relative_to(folder)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 

@@ -404,6 +404,13 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
     ranked = ranked.filter(pl.col(rank_col).is_not_null())
     if "tied" not in ranked.columns:
         ranked = ranked.with_columns(pl.len().over("lane", rank_col).cast(pl.UInt32).alias("tied"))
+    # Only places with fewer than k shown before (a rank up to the lane's k-th smallest) or after (from its
+    # k-th largest) can be listed: keep those rows first, a few per lane, so the grouping below runs on
+    # them and not on the whole lane ranking. Windows over an integer code of the lane.
+    place = pl.col(rank_col)
+    ranked = ranked.with_columns(pl.col("lane").cast(pl.Categorical).to_physical().alias("_lane"))
+    top, bottom = place.bottom_k(k).max().over("_lane"), place.top_k(k).min().over("_lane")
+    ranked = ranked.filter((place <= top) | (place >= bottom)).drop("_lane")
     tie = "person_id" if "person_id" in ranked.columns else "name"
     places = (
         ranked.sort("lane", rank_col, tie)

@@ -169,6 +169,8 @@ def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
     means = [pl.col("_points").mean().alias("grade_points"), pl.col("_score").mean().alias("mean_score")]
     if by in ("index", "fair"):
         means.append(pl.col(_VALUE_OF[by]).mean().alias("_chosen"))
+    if _one_row_each(rows):  # a quarter: nothing to aggregate
+        return pool_small_lanes(_people_as_rows(rows, by), settings)
     people = (
         rows.sort(idx)
         .group_by("person_id")
@@ -182,6 +184,22 @@ def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
         .with_columns(pl.col("lane").fill_null(UNASSIGNED))
     )
     return pool_small_lanes(people, settings)
+
+
+def _one_row_each(rows: pl.DataFrame) -> bool:
+    return rows["person_id"].n_unique() == rows.height
+
+
+def _people_as_rows(rows: pl.DataFrame, by: str) -> pl.DataFrame:
+    """What _people_in's aggregation gives when every person has one row, without grouping."""
+    chosen = [pl.col(_VALUE_OF[by]).alias("_chosen")] if by in ("index", "fair") else []
+    return rows.select(
+        "person_id", "name", "unit", "unit_type", "section", "lane",
+        pl.col("_points").alias("grade_points"), pl.col("_score").alias("mean_score"), *chosen,
+        pl.col("_score").is_not_null().alias("_has_score"),
+        (pl.col("grade") == GOOD).cast(pl.UInt32).alias("goods"),
+        pl.col("_points").is_not_null().cast(pl.UInt32).alias("quarters_graded"),
+    ).with_columns(pl.col("lane").fill_null(UNASSIGNED))  # fmt: skip
 
 
 def _value(people: pl.DataFrame, by: str, index: IndexWeights | None) -> pl.DataFrame:
@@ -209,19 +227,25 @@ def competition_rank(value: pl.Expr, over: str | list[str]) -> pl.Expr:
 
 
 def _ranked(people: pl.DataFrame) -> pl.DataFrame:
-    n = pl.col("value").count().over("lane")
-    average = pl.col("value").rank("average", descending=True).over("lane")
-    return people.with_columns(
-        competition_rank(pl.col("value"), "lane").alias("rank"),
-        pl.when(n > 1)
-        .then(100.0 * (n - average) / (n - 1))
-        .when(pl.col("value").is_not_null())
-        .then(100.0)
-        .alias("percentile"),
-        pl.len().over("lane").cast(pl.UInt32).alias("n_in_lane"),
-        n.cast(pl.UInt32).alias("n_ranked"),
-    ).with_columns(
-        pl.when(pl.col("rank").is_not_null()).then(pl.len().over("lane", "rank")).cast(pl.UInt32).alias("tied")
+    # Windows over an integer code of the lane: hashing 200k lane names once, not five times.
+    people = people.with_columns(pl.col("lane").cast(pl.Categorical).to_physical().alias("_lane"))
+    n = pl.col("value").count().over("_lane")
+    average = pl.col("value").rank("average", descending=True).over("_lane")
+    return (
+        people.with_columns(
+            competition_rank(pl.col("value"), "_lane").alias("rank"),
+            pl.when(n > 1)
+            .then(100.0 * (n - average) / (n - 1))
+            .when(pl.col("value").is_not_null())
+            .then(100.0)
+            .alias("percentile"),
+            pl.len().over("_lane").cast(pl.UInt32).alias("n_in_lane"),
+            n.cast(pl.UInt32).alias("n_ranked"),
+        )
+        .with_columns(
+            pl.when(pl.col("rank").is_not_null()).then(pl.len().over("_lane", "rank")).cast(pl.UInt32).alias("tied")
+        )
+        .drop("_lane")
     )
 
 
@@ -296,16 +320,21 @@ def _people_ranking(
     if by == "index" and current["value"].null_count() == current.height:
         raise UserError(f"nobody in {win.label} has every sub-score of the index {chosen.name}")
     before = _window_ranks(quarterly, win.previous(), by, settings, chosen).select(
-        "person_id", "lane", pl.col("rank").alias("_before"), pl.col("basis").alias("_basis_before")
-    )
-    out = current.join(before, on=["person_id", "lane"], how="left").with_columns(
+        "person_id", pl.col("lane").alias("_lane_before"), pl.col("rank").alias("_before"),
+        pl.col("basis").alias("_basis_before"),
+    )  # fmt: skip
+    # One row per person in each window: joined on the person, a change counted in the same lane only.
+    out = current.join(before, on="person_id", how="left").with_columns(
         # A change means something only on the same yardstick (a lane that gained scores starts afresh).
-        pl.when(pl.col("basis") == pl.col("_basis_before"))
+        pl.when((pl.col("basis") == pl.col("_basis_before")) & (pl.col("lane") == pl.col("_lane_before")))
         .then(pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64))
         .alias("rank_change"),
         pl.lit(win.label).alias("period"),
     )
-    return out.select(PEOPLE_COLUMNS).sort(["lane", "rank", "person_id"], nulls_last=True)
+    # Lanes in the order of their names, sorted as integer codes (an Enum of the sorted names).
+    lanes = pl.Enum(sorted(out["lane"].unique().drop_nulls().to_list()))
+    order = [pl.col("lane").cast(lanes).to_physical(), "rank", "person_id"]
+    return out.select(PEOPLE_COLUMNS).sort(order, nulls_last=True)
 
 
 def only_visible(frame: pl.DataFrame, visible: frozenset[str] | None) -> pl.DataFrame:

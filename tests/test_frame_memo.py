@@ -50,3 +50,21 @@ def test_a_memo_lives_with_its_frame_and_holds_a_bounded_number_of_results():
     frame_id = id(frame)
     del frame
     assert frame_id not in frame_memo._MEMOS
+
+
+def test_a_quarter_ranks_the_same_without_grouping_as_with_it(demo_db, monkeypatch):
+    """A quarter has one row per person, so its ranking skips the aggregation: same frame as aggregating."""
+    from analytics import store
+    from analytics.dataset import load_dataset
+
+    settings = Settings()
+    con = store.connect(demo_db, read_only=True)
+    try:
+        data = load_dataset(con, settings)
+    finally:
+        con.close()
+    fast = rankings.rank_people(data, settings, period="2025Q3")
+    monkeypatch.setattr(rankings, "_one_row_each", lambda rows: False)  # aggregate as for a longer window
+    slow = rankings.rank_people(frames(data.quarterly.clone()), settings, period="2025Q3")
+    assert fast.height > 1000 and fast.schema == slow.schema
+    assert fast.equals(slow)
