@@ -16,6 +16,7 @@ import os
 import duckdb
 import polars as pl
 
+from analytics import snapshots
 from analytics.secrets_store import store_secret
 from analytics.settings import Settings, load_settings
 
@@ -36,6 +37,8 @@ def pseudonym_key(db: str | os.PathLike | duckdb.DuckDBPyConnection | None) -> s
     if isinstance(db, duckdb.DuckDBPyConnection):
         row = db.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
         db = row[0] if row else None
+    if db:  # the app reads a snapshot of the store: the key is the store's, the same in every snapshot
+        db = snapshots.store_of(db)
     return store_secret(db, "pseudonym")
 
 

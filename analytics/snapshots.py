@@ -184,7 +184,17 @@ def reader(db: str | os.PathLike) -> duckdb.DuckDBPyConnection:
         if instance is None:
             instance = duckdb.connect(str(snap.path), read_only=True)
             _INSTANCES[snap.path] = instance
+        _SOURCES[str(snap.path.resolve())] = snap.source
         return instance.cursor()
+
+
+_SOURCES: dict[str, Path] = {}  # snapshot file -> the store it copies (for what belongs to the store: its secrets)
+
+
+def store_of(path: str | os.PathLike) -> Path:
+    """The store a file opened in this process stands for: the store itself, or the store a snapshot copies."""
+    with _LOCK:
+        return _SOURCES.get(str(Path(path).resolve()), Path(path))
 
 
 def forget() -> None:

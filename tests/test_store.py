@@ -147,3 +147,17 @@ def test_cli_writers_give_up_with_a_plain_message(city):
             store.connect(city, wait=0.2)
     finally:
         let_go(child)
+
+
+def test_pseudonyms_keep_the_stores_key_when_the_app_reads_a_snapshot(shared, city):
+    from analytics import privacy
+
+    cli_key = privacy.pseudonym_key(city)
+    con = store.connect(city, read_only=True)  # the app: a cursor on the snapshot
+    try:
+        on_snapshot = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()")
+        assert snapshots.folder(city) in Path(on_snapshot.fetchone()[0]).parents
+        assert privacy.pseudonym_key(con) == cli_key
+    finally:
+        con.close()
+    assert not list(snapshots.folder(city).glob("*.secrets"))  # no second secret beside a snapshot
