@@ -23,6 +23,11 @@ def is_disk_full(exc: BaseException) -> bool:
     return any(word in str(exc).lower() for word in _FULL)
 
 
+def is_locked(exc: BaseException) -> bool:
+    """Another process holds the store's lock (DuckDB's own words for it)."""
+    return isinstance(exc, duckdb.Error) and any(word in str(exc).lower() for word in _LOCKED)
+
+
 def disk_full(where: str | os.PathLike) -> tuple[str, str]:
     return (
         f"磁盘空间不足，无法写入 {where}；本次操作已撤回，数据库未改变。请清理磁盘后重试",
@@ -47,7 +52,7 @@ def explain(exc: BaseException, store: str | os.PathLike, hide_paths: bool = Fal
     if is_disk_full(exc):
         return disk_full(Path(store).parent if not hide_paths else "数据目录 data folder")
     if isinstance(exc, duckdb.Error):
-        if any(word in text for word in _LOCKED):
+        if is_locked(exc):
             return (
                 f"数据库 {store} 正被另一个程序占用（如正在导入），请稍后再试",
                 f"the store {store} is in use by another program (an import, perhaps); try again shortly",

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from analytics import faults
 from analytics.errors import UserError
 from analytics.schema import BY_NAME, TABLES
 
@@ -70,10 +71,6 @@ def is_shared() -> bool:
     return _SHARED_PROCESS
 
 
-def _locked(exc: Exception) -> bool:
-    return "lock" in str(exc).lower()
-
-
 def open_waiting(path: Path, read_only: bool, wait: float = LOCK_WAIT_S) -> duckdb.DuckDBPyConnection:
     """duckdb.connect, retried with backoff while another process holds the lock; StoreBusy after `wait` s."""
     deadline = time.monotonic() + wait
@@ -82,7 +79,7 @@ def open_waiting(path: Path, read_only: bool, wait: float = LOCK_WAIT_S) -> duck
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            if not _locked(exc):
+            if not faults.is_locked(exc):  # a damaged file, say: not worth waiting for
                 raise
             if time.monotonic() + pause > deadline:
                 raise StoreBusy(path) from None
