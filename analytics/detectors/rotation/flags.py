@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from analytics.detectors._unit_stats import period_words
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.detectors.rotation.table import STATUS_FLAG
 
@@ -25,14 +26,21 @@ def _p_text(col: str) -> pl.Expr:
     return pl.when(pl.col(col) < 0.001).then(pl.lit("< 0.001")).otherwise(pl.format("= {}", pl.col(col).round(3)))
 
 
+def _quarter_words(col: str, lang: str) -> pl.Expr:
+    """A '2023Q1' label column in a sentence's words ('2023年第一季度' / '2023 Q1'), via the period index."""
+    label = pl.col(col).cast(pl.Utf8)
+    t = label.str.slice(0, 4).cast(pl.Int64) * 4 + label.str.slice(5, 1).cast(pl.Int64) - 1
+    return period_words(t, lang)
+
+
 def _where_zh() -> pl.Expr:
     scope = pl.when(pl.col("section").is_null()).then(pl.lit("全单位")).otherwise(pl.col("section"))
-    return pl.format("{}（{}-{}）", scope, pl.col("period_from"), pl.col("period_to"))
+    return pl.format("{}（{}至{}）", scope, _quarter_words("period_from", "zh"), _quarter_words("period_to", "zh"))
 
 
 def _where_en() -> pl.Expr:
     scope = pl.when(pl.col("section").is_null()).then(pl.lit("whole unit")).otherwise(pl.col("section"))
-    return pl.format("{} ({} to {})", scope, pl.col("period_from"), pl.col("period_to"))
+    return pl.format("{} ({} to {})", scope, _quarter_words("period_from", "en"), _quarter_words("period_to", "en"))
 
 
 def sentences() -> list[pl.Expr]:
