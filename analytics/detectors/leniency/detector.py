@@ -113,8 +113,9 @@ def _over_cap_quarters(named: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFr
     return per.group_by("unit", "reviewer").agg(
         quarters_r=pl.len(),
         over_r=over.sum(),
-        excess_r=(f("a_r") - f("cap") * f("n_r")).filter(over).sum(),
-        unit_excess=(f("k") - f("cap") * f("n")).filter(over).sum(),
+        # rounded: a float sum's last digit follows the group's row order, and these decide who is named
+        excess_r=(f("a_r") - f("cap") * f("n_r")).filter(over).sum().round(9),
+        unit_excess=(f("k") - f("cap") * f("n")).filter(over).sum().round(9),
     )
 
 
