@@ -60,11 +60,12 @@ def test_baseline_and_ours_give_the_same_answers(tiny):
         assert c["check"]["equal"], c["check"]["differences"]
         assert c["check"]["rows"] == result["main"]["rows"]
         assert c["check"]["ranked"] > 0
-        assert c["import_ratio"] == pytest.approx(c["baseline_import_s"] / c["ours_import_s"])
+        # the ratio is of the unrounded times; the times are printed rounded (so a last digit may differ)
+        assert c["import_ratio"] == pytest.approx(c["baseline_import_s"] / c["ours_import_s"], rel=0.02)
         # pandas' fastest engine gives the same answers too, and the floor is measured beside it
         assert c["fastest_engine"] == ("calamine" if c["format"] == "xlsx" else "pyarrow")
         assert c["fastest_check"]["equal"], c["fastest_check"]["differences"]
-        assert c["floor_s"] == pytest.approx(c["floor_read_s"] + c["floor_insert_s"])
+        assert c["floor_s"] == pytest.approx(c["floor_read_s"] + c["floor_insert_s"], abs=2e-4)
         assert c["process_ours_s"] > 0 and c["process_fastest_s"] > 0
 
 

@@ -19,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -32,21 +31,8 @@ READY_METRICS = 5
 READY_CHARTS = 3
 START_LIMIT_S = 180.0
 
-# The floor's script, written to a temporary file for `streamlit run` (this package itself never imports streamlit).
-BARE_PAGE = textwrap.dedent('''\
-    """The floor: a bare Streamlit page with 5 metrics and 3 Plotly charts (the overview's shape), no data store."""
-    import plotly.express as px
-    import streamlit as st
-
-    st.set_page_config(layout="wide")
-    cols = st.columns(5)
-    for i, c in enumerate(cols):
-        c.metric(f"metric {i}", f"{1000 + i:,}", border=True)
-    left, middle, right = st.columns(3)
-    left.plotly_chart(px.bar(x=["a", "b", "c", "d"], y=[3, 5, 2, 4]))
-    middle.plotly_chart(px.imshow([[1, 2, 3], [3, 1, 2], [2, 3, 1]]))
-    right.plotly_chart(px.bar(x=[4, 2, 1], y=["x", "y", "z"], orientation="h"))
-''')
+# The floor: a bare Streamlit page shaped like the overview (deploy/bare_page.py; this package never imports streamlit).
+BARE_PAGE = (Path(__file__).resolve().parents[2] / "deploy" / "bare_page.py").read_text(encoding="utf-8")
 
 
 def available() -> str | None:
