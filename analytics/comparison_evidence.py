@@ -167,21 +167,8 @@ def _compression(ev, data, settings, flag: dict, stats: dict, lang: str) -> None
         ),
         lang,
     )
-    ev.figures.append(
-        (
-            "funnel",
-            charts.funnel_plot(
-                funnel,
-                title,
-                lang,
-                highlight=flag["unit"],
-                height=380,
-                value_title=pick(("非最多等次占比", "Outside the most common grade"), lang),
-                centre_name=pick(("同赛道中位单位", "Lane's median unit"), lang),
-            ),
-        )
-    )
-    ev.tables["funnel"] = (pick(("同赛道单位", "Units of the lane"), lang), funnel)
+    _lane_funnel(ev, funnel, flag, title, (("非最多等次占比", "Outside the most common grade"),
+                                          ("同赛道中位单位", "Lane's median unit")), lang)  # fmt: skip
 
 
 def _negatives(ev, data, settings, flag: dict, lang: str) -> None:
@@ -195,20 +182,15 @@ def _negatives(ev, data, settings, flag: dict, lang: str) -> None:
         ),
         lang,
     )
-    ev.figures.append(
-        (
-            "funnel",
-            charts.funnel_plot(
-                funnel,
-                title,
-                lang,
-                highlight=flag["unit"],
-                height=380,
-                value_title=pick(("负面记录率", "Negative records"), lang),
-                centre_name=pick(("同赛道记录率", "Lane rate"), lang),
-            ),
-        )
-    )
+    _lane_funnel(ev, funnel, flag, title, (("负面记录率", "Negative records"), ("同赛道记录率", "Lane rate")), lang)
+
+
+def _lane_funnel(ev, funnel, flag: dict, title: str, words: tuple, lang: str) -> None:
+    """The flagged unit among its lane's units (funnel with the test's limits) and the table behind it."""
+    value_words, centre_words = words
+    figure = charts.funnel_plot(funnel, title, lang, highlight=flag["unit"], height=380,
+                                value_title=pick(value_words, lang), centre_name=pick(centre_words, lang))  # fmt: skip
+    ev.figures.append(("funnel", figure))
     ev.tables["funnel"] = (pick(("同赛道单位", "Units of the lane"), lang), funnel)
 
 

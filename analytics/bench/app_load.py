@@ -147,15 +147,8 @@ async def _cold(script: Path, env: dict, log: Path, user: str | None, limit_s: f
             proc = serve(script, port, env, log)
             try:
                 await asyncio.to_thread(wait_healthy, base, proc)
-                context = await browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-                page = await context.new_page()
-                await page.goto(base, timeout=limit_s * 1000)
-                if user is not None:
-                    await page.get_by_label("用户名").fill(user, timeout=limit_s * 1000)
-                    await page.get_by_label("密码").fill(PASSWORD)
-                    await page.locator('[data-testid="stFormSubmitButton"] button').click()
-                await _drawn(page, limit_s)
-                return time.perf_counter() - started
+                healthy = time.perf_counter() - started
+                return healthy + await _session(browser, base, user, limit_s)
             finally:
                 stop(proc)
         finally:
