@@ -99,7 +99,21 @@ def test_sample_wide_gbk_csv_melts_quarters_and_keeps_remarks(samples, tmp_db):
     person = rows.filter((pl.col("person_id") == "CS0001") & (pl.col("year") == 2023)).sort("quarter")
     assert person["grade"].to_list() == ["一般", "一般", "好", "好"]  # line 2 of the file
     assert set(person["source_row"]) == {2}
-    assert json.loads(person["extra"][0]) == {"备注": None}
+    assert rows["extra"].null_count() == rows.height  # the file's 备注 column is empty: no `{"备注": null}` rows
+
+
+def test_extra_is_null_only_where_every_unmodelled_cell_is_empty():
+    from analytics.importer.layout import records
+
+    body = pl.DataFrame(
+        {"姓名": ["甲", "乙", "丙"], "等次": ["好", "好", "一般"], "备注": [None, "借调", None], "工作实绩": [None, None, "88.5"],
+         "__row": [2, 3, 4]}
+    )  # fmt: skip
+    got = records(body, ["姓名", "等次", "备注", "工作实绩"], {"姓名": "name", "等次": "grade"}, "long", None)
+    extra = got["extra"].to_list()
+    assert extra[0] is None
+    assert json.loads(extra[1]) == {"备注": "借调", "工作实绩": None}
+    assert json.loads(extra[2]) == {"备注": None, "工作实绩": 88.5}
 
 
 def test_sample_annual_csv_with_bom(samples, tmp_db):

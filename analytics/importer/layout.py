@@ -126,11 +126,15 @@ def raw_rows(body: pl.DataFrame, headers: list[str], sheet: str | None, wanted: 
 
 
 def _extra(body: pl.DataFrame, others: list[str]) -> pl.Expr:
-    """Columns we do not model, as a JSON object; numeric columns stay numbers ({"工作实绩": 88.5})."""
+    """Columns we do not model, as a JSON object; numeric columns stay numbers ({"工作实绩": 88.5}).
+
+    NULL where the row leaves every one of them empty: no `{"备注": null}` written on each of a million rows.
+    """
     if not others:
         return pl.lit(None, dtype=pl.Utf8)
     values = [_typed(body, h) for h in others]
-    return pl.struct(values).struct.json_encode()
+    filled = pl.any_horizontal([pl.col(h).is_not_null() for h in others])
+    return pl.when(filled).then(pl.struct(values).struct.json_encode()).otherwise(pl.lit(None, dtype=pl.Utf8))
 
 
 def _typed(body: pl.DataFrame, header: str) -> pl.Expr:
