@@ -47,6 +47,8 @@ def data_version(db: str | os.PathLike) -> tuple:
     """A fingerprint of the assessment and survey data (not of users or the audit log): analytics.snapshots."""
     if not Path(db).exists():
         return ()
+    if store.is_shared():  # the app: its latest snapshot's, checked once per change of the store
+        return snapshots.current(db).fingerprint
     con = store.connect(db, read_only=True)
     try:
         return snapshots.data_fingerprint(con)

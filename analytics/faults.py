@@ -28,6 +28,11 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and any(word in str(exc).lower() for word in _LOCKED)
 
 
+def is_closing(exc: BaseException) -> bool:
+    """This process is closing the file's last connection while another thread opens it (DuckDB's words)."""
+    return isinstance(exc, duckdb.Error) and "unique file handle conflict" in str(exc).lower()
+
+
 def disk_full(where: str | os.PathLike) -> tuple[str, str]:
     return (
         f"磁盘空间不足，无法写入 {where}；本次操作已撤回，数据库未改变。请清理磁盘后重试",

@@ -24,15 +24,18 @@ from analytics import store
 
 KEEP = 2  # snapshots kept per store (the current one and the one before, still open in other processes)
 
-_DATA_SQL = """SELECT
-  (SELECT count(*) FROM quarterly),
-  (SELECT coalesce(sum(hash(person_id, name, unit, year, quarter, grade, score, reviewer)), 0) FROM quarterly),
-  (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
+# The counts and imports change with every import, undo or new table rows; a rebuilt demo city is a new file.
+_COUNTS_SQL = """SELECT
+  (SELECT count(*) FROM quarterly), (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
   (SELECT count(*) FROM survey_items), (SELECT count(*) FROM survey_respondents),
   (SELECT count(*) FROM survey_answers), (SELECT count(*) FROM demo_truth),
   (SELECT count(*) FROM rejected_rows),
   (SELECT count(*) FROM imports), (SELECT max(import_id) FROM imports),
   (SELECT count(*) FILTER (WHERE status = 'undone') FROM imports)"""
+# ... and a hash over the quarterly rows, so that a rebuilt city of the same size still reads as new data.
+_HASH_SQL = "SELECT coalesce(sum(hash(person_id, name, unit, year, quarter, grade, score, reviewer)), 0) FROM quarterly"
+# The first rows' hash: a rebuilt city whose new file got the old inode and the same counts still differs here.
+_SAMPLE_SQL = _HASH_SQL + " WHERE rowid < 2048"
 # Login counters (failed_logins, locked_until) change on every login: left out, they would copy the store each time.
 _USERS_SQL = "SELECT count(*), coalesce(sum(hash(user_name, role, units, disabled, password_hash)), 0) FROM users"
 _FLAGS_SQL = "SELECT count(*), max(finished_at) FROM flag_runs"
@@ -45,7 +48,8 @@ def _digest(row: tuple | None) -> str:
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
     """Row counts of every data table, the imports' ids and statuses, and a hash over the quarterly rows
     (so a rebuilt demo city of the same size still reads as new data); not users, audit or flags."""
-    return con.execute(_DATA_SQL).fetchone()
+    counts = con.execute(_COUNTS_SQL).fetchone()
+    return (counts[0], con.execute(_HASH_SQL).fetchone()[0], *counts[1:])
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> str:
@@ -56,8 +60,19 @@ def data_version(con: duckdb.DuckDBPyConnection) -> str:
 def versions(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """(data version, snapshot version): the second also covers users and stored flags."""
     data = data_version(con)
-    rest = (con.execute(_USERS_SQL).fetchone(), con.execute(_FLAGS_SQL).fetchone())
-    return data, _digest((data, rest))
+    return data, _digest((data, _rest(con)))
+
+
+def _rest(con: duckdb.DuckDBPyConnection) -> tuple:
+    return (con.execute(_USERS_SQL).fetchone(), con.execute(_FLAGS_SQL).fetchone())
+
+
+def _state(db: Path, con: duckdb.DuckDBPyConnection) -> tuple:
+    """What changes with any new data, users or flags, without hashing the rows: the file's inode (a rebuilt
+    demo city is a new file), the data tables' counts and imports, users and flag runs. Audit rows, logins
+    and sessions leave it as it was, so the many small writes of a busy morning cost a few counts each."""
+    data = (con.execute(_COUNTS_SQL).fetchone(), con.execute(_SAMPLE_SQL).fetchone())
+    return (db.stat().st_ino, data, *_rest(con))
 
 
 def file_identity(path: Path) -> tuple[int, int, int]:
@@ -78,6 +93,8 @@ class Snapshot:
     version: str
     raw: tuple[int, int, int]  # the store's file identity when this was checked
     busy: bool = False  # the store was locked by a writer at the last check: this may be behind
+    fingerprint: tuple = ()  # data_fingerprint: what analytics.access.data_version answers in the app
+    state: tuple = ()  # _state when this was checked (unchanged: the same versions, no hashing)
 
 
 def folder(db: Path) -> Path:
@@ -98,10 +115,11 @@ def _on_disk(db: Path) -> Snapshot | None:
     newest = found[-1]
     con = duckdb.connect(str(newest), read_only=True)
     try:
+        fingerprint = data_fingerprint(con)
         data, version = versions(con)
     finally:
         con.close()
-    return Snapshot(db, newest, data, version, (-1, -1, -1), busy=True)
+    return Snapshot(db, newest, data, version, (-1, -1, -1), busy=True, fingerprint=fingerprint)
 
 
 def current(db: str | os.PathLike) -> Snapshot:
@@ -137,7 +155,12 @@ def _take(db: Path, known: Snapshot | None) -> Snapshot:
         return replace(fallback, busy=True)
     try:
         raw = file_identity(db)
-        data, version = versions(con)
+        state = _state(db, con)
+        if known is not None and known.state == state and known.path.exists():
+            return replace(known, raw=raw, busy=False)  # only audit rows, logins or sessions were written
+        fingerprint = data_fingerprint(con)
+        data = _digest(fingerprint)
+        version = _digest((data, state[2:]))
         target = folder(db) / f"{version}.duckdb"
         if not target.exists():
             try:
@@ -151,7 +174,7 @@ def _take(db: Path, known: Snapshot | None) -> Snapshot:
     finally:
         con.close()
     _prune(db, keep=target)
-    return Snapshot(db, target, data, version, raw)
+    return Snapshot(db, target, data, version, raw, fingerprint=fingerprint, state=state)
 
 
 def _copy(db: Path, target: Path) -> None:

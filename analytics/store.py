@@ -35,6 +35,7 @@ DEMO_DB = DATA_DIR / "demo.duckdb"
 
 # How long a writer waits for another process's lock before giving up (an import of a province takes ~10 s).
 LOCK_WAIT_S = float(os.environ.get("KAOHE_LOCK_WAIT", "30"))
+CLOSING_WAIT_S = 2.0  # the longest an open waits for another thread of this process to finish closing the file
 
 
 class StoreBusy(UserError):
@@ -78,6 +79,13 @@ def open_waiting(path: Path, read_only: bool, wait: float = LOCK_WAIT_S) -> duck
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.BinderException as exc:
+            # Another thread of this process is closing the file's last connection (DuckDB tears the instance
+            # down, and an open meanwhile reads "Unique file handle conflict"): a moment's wait, however short `wait`.
+            if not faults.is_closing(exc) or time.monotonic() > deadline + CLOSING_WAIT_S:
+                raise
+            time.sleep(0.005)
+            continue
         except duckdb.IOException as exc:
             if not faults.is_locked(exc):  # a damaged file, say: not worth waiting for
                 raise
@@ -120,11 +128,21 @@ def connect(
 # ----------------------------------------------------------------------------- schema and helpers
 
 
+_DOCUMENTED = frozenset((table.name, name) for table in TABLES for name, _, _ in table.columns)
+_PRESENT_SQL = """SELECT table_name, column_name FROM duckdb_columns()
+                  WHERE database_name = current_database() AND schema_name = 'main'"""
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    # The app opens the store for every short write: one catalogue query settles the usual case (nothing to add).
+    have = set(con.execute(_PRESENT_SQL).fetchall())
+    sequence = con.execute("SELECT count(*) FROM duckdb_sequences() WHERE sequence_name = 'import_seq'").fetchone()
+    if have >= _DOCUMENTED and sequence[0]:
+        return
     for table in TABLES:
         con.execute(table.ddl())
     # Stores made before a documented column was added get it (columns are only ever added, never renamed).
-    have = set(con.execute("SELECT table_name, column_name FROM information_schema.columns").fetchall())
+    have = set(con.execute(_PRESENT_SQL).fetchall())
     for table in TABLES:
         for name, typ, _ in table.columns:
             if (table.name, name) not in have and "PRIMARY" not in typ:

@@ -66,12 +66,12 @@ left, middle, right = st.columns([0.95, 1.6, 0.85])
 with left:
     st.markdown(tr("**各季度等次结构**", "**Grade mix by quarter**"))
     mix = ui.call(overview.grade_mix, ui.DATA, last=8)
-    ui.plot(charts.grade_mix_bars(mix, "", lang, height=HEIGHT, legend="top"), key="mix")
+    ui.plot(ui.figure(charts.grade_mix_bars, mix, "", lang, height=HEIGHT, legend="top"), key="mix")
 with middle:
     units_view.need_tabs(year, quarter, flags, box=BOX)
 with right:
     st.markdown(tr("**待核查预警（按类型）**", "**Open flags by kind**"))
-    ui.plot(charts.flags_by_kind_bars(by_kind, "", lang, height=HEIGHT), key="kinds")
+    ui.plot(ui.figure(charts.flags_by_kind_bars, by_kind, "", lang, height=HEIGHT), key="kinds")
 
 # --- lanes and warnings
 lanes_col, warn_col = st.columns([1.25, 1])

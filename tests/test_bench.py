@@ -113,14 +113,20 @@ def test_targets_say_met_and_not_met():
 
 def test_app_targets_and_table_from_the_load_test():
     app = {"store": "p.duckdb", "flags_s": 40.0, "cold_bare_s": 3.0, "cold_ours_s": 4.2, "cold_ratio": 1.4,
-           "logins": [{"replicas": 1, "proxy": False, "users": 20, "failed": 0, "p50_s": 2.0, "p95_s": 5.5,
-                       "slowest_s": 6.0}],
+           "logins": [{"client": "protocol", "page": "bare", "replicas": 1, "proxy": False, "users": 20,
+                       "failed": 0, "p50_s": 1.0, "p95_s": 1.5, "slowest_s": 1.6},
+                      {"client": "protocol", "page": "ours", "replicas": 1, "proxy": False, "users": 20,
+                       "failed": 0, "p50_s": 2.0, "p95_s": 5.5, "slowest_s": 6.0},
+                      {"client": "browser", "page": "ours", "replicas": 1, "proxy": False, "users": 10,
+                       "failed": 0, "p50_s": 30.0, "p95_s": 33.0, "slowest_s": 33.0}],
            "replicas": [{"replicas": 3, "skipped": "nginx is not installed (apt-get install nginx)"}]}  # fmt: skip
     cold, many = report.targets(_scale({}), [], [], app)[:2]
     assert cold["met"] is True and cold["measured"] == "1.40x"
     assert many["met"] is False and many["measured"] == "slowest 6.00 s"
     lines = "\n".join(report._app_lines(app))
-    assert "| 1 | no | 20 | 2.00 s | 5.50 s | 6.00 s | 0 |" in lines and "skipped: nginx is not installed" in lines
+    assert "| ours | protocol | 1 | no | 20 | 2.00 s | 5.50 s | 6.00 s | 0 |" in lines
+    assert "| bare | protocol | 1 | no | 20 | 1.00 s |" in lines and "| ours | Chromium tabs | 1 | no | 10 |" in lines
+    assert "skipped: nginx is not installed" in lines
     skipped = report.targets(_scale({}), [], [], {"skipped": "no /usr/bin/chromium"})[0]
     assert skipped["met"] is None and "no /usr/bin/chromium" in skipped["note"]
 

@@ -2,8 +2,10 @@
 
 - cold start: from `streamlit run` (a new process) to the first page drawn with its 5 metrics and 3
   charts, for a bare Streamlit page of 5 metrics + 3 Plotly charts (the floor) and for our overview;
-- simultaneous logins: N browser sessions log in at once and open the overview; each one's time from
-  opening the address to the overview drawn (the slowest is what the busiest Monday morning feels);
+- simultaneous logins: N users log in at once and open the overview on one process; each one's time from
+  the first request to the overview's elements all sent. The users speak Streamlit's protocol
+  (analytics.bench.app_client), since N Chromium tabs on this machine would measure the browsers; a bare
+  page of the same shape is the floor, and a run of browser tabs shows what the same machine draws;
 - replicas: the same behind nginx (deploy/nginx.conf's sticky-cookie upstream) with 1 and 3 Streamlit
   processes reading the store's snapshots, p50 / p95 against the number of users.
 
@@ -24,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 from analytics import store
+from analytics.bench import app_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Kaohe-load-2026!"
@@ -224,6 +227,41 @@ def _summary(times: list[float | None]) -> dict:
             "slowest_s": round(max(done), 2) if done else None}  # fmt: skip
 
 
+def _protocol_row(url: str, n: int, page: str, replicas: int, proxy: bool, limit_s: float) -> dict:
+    """n users at once speaking Streamlit's protocol (analytics.bench.app_client): what the server delivers."""
+    names = [f"load{i:02d}" for i in range(n)] if page == "ours" else [None] * n
+    times = asyncio.run(app_client.sessions(url, names, PASSWORD, limit_s))
+    return {"client": "protocol", "page": page, "replicas": replicas, "proxy": proxy, **_summary(times)}
+
+
+def _browser_row(url: str, n: int, page: str, limit_s: float) -> dict:
+    """n Chromium tabs at once on this machine: the server and the browsers share its cores."""
+    names = [f"load{i:02d}" for i in range(n)] if page == "ours" else [None] * n
+    times = asyncio.run(_sessions(url, names, limit_s))
+    return {"client": "browser", "page": page, "replicas": 1, "proxy": False, **_summary(times)}
+
+
+def _one_process(script: Path, env: dict, server_log: Path, page: str, users, limit_s: float, log) -> list[dict]:
+    """One Streamlit process, no proxy (#14's "many users at once"): protocol clients, then browser tabs."""
+    port = _free_port()
+    proc = serve(script, port, env, server_log)
+    rows = []
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc)
+        for n in users:
+            rows.append(_protocol_row(url, n, page, 1, False, limit_s))
+            log(f"  app ({page}): {n} users at once, one process: p50 {rows[-1]['p50_s']} s, "
+                f"slowest {rows[-1]['slowest_s']} s, failed {rows[-1]['failed']}")  # fmt: skip
+        rows.append(_browser_row(url, min(users), page, limit_s))
+        log(
+            f"  app ({page}): {min(users)} browser tabs at once: p50 {rows[-1]['p50_s']} s, slowest {rows[-1]['slowest_s']} s"
+        )
+    finally:
+        stop(proc)
+    return rows
+
+
 def run_app_bench(db: Path, workdir: Path, users=(10, 20), replicas=(1, 3), limit_s: float = 90.0, log=print) -> dict:
     """Cold start (bare page vs ours), simultaneous logins, and 1 vs 3 replicas behind nginx."""
     why = available()
@@ -238,53 +276,50 @@ def run_app_bench(db: Path, workdir: Path, users=(10, 20), replicas=(1, 3), limi
     log(f"  app: flags stored in {out['flags_s']} s")
     bare = folder / "bare_page.py"
     bare.write_text(BARE_PAGE, encoding="utf-8")
+    ours = store.PROJECT_ROOT / "app.py"
     server_log = folder / "servers.log"
     out["cold_bare_s"] = round(asyncio.run(_cold(bare, env, server_log, None, limit_s)), 2)
-    out["cold_ours_s"] = round(asyncio.run(_cold(store.PROJECT_ROOT / "app.py", env, server_log, "load00", limit_s)), 2)
+    out["cold_ours_s"] = round(asyncio.run(_cold(ours, env, server_log, "load00", limit_s)), 2)
     out["cold_ratio"] = round(out["cold_ours_s"] / out["cold_bare_s"], 2)
     log(f"  app: first page after start: bare {out['cold_bare_s']} s, ours {out['cold_ours_s']} s")
-    out["logins"] = []
+    out["logins"] = [*_one_process(bare, env, server_log, "bare", users, limit_s, log),
+                     *_one_process(ours, env, server_log, "ours", users, limit_s, log)]  # fmt: skip
     out["replicas"] = []
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
     for count in replicas:
-        ports = [_free_port() for _ in range(count)]
-        procs = [serve(store.PROJECT_ROOT / "app.py", p, env, server_log) for p in ports]
-        proxy = None
-        try:
-            for p, proc in zip(ports, procs, strict=True):
-                wait_healthy(f"http://127.0.0.1:{p}", proc)
-            if count == 1:
-                # One process, no proxy: the simultaneous-logins figures (#14's "many users at once").
-                url = f"http://127.0.0.1:{ports[0]}"
-                for n in users:
-                    names = [f"load{i:02d}" for i in range(n)]
-                    row = {"replicas": 1, "proxy": False, **_summary(asyncio.run(_sessions(url, names, limit_s)))}
-                    out["logins"].append(row)
-                    log(
-                        f"  app: {n} simultaneous logins, one process: p50 {row['p50_s']} s, slowest {row['slowest_s']} s, failed {row['failed']}"
-                    )
-            if nginx is None:
-                out["replicas"].append({"replicas": count, "skipped": "nginx is not installed (apt-get install nginx)"})
-                continue
-            listen = _free_port()
-            nfolder = folder / f"nginx{count}"
-            shutil.rmtree(nfolder, ignore_errors=True)
-            nfolder.mkdir(parents=True)
-            conf = nginx_config(ports, listen, nfolder)
-            proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(nfolder), "-g", "daemon off;"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
-            url = f"http://127.0.0.1:{listen}"
-            wait_healthy(url, proxy, limit=20)
-            for n in users:
-                names = [f"load{i:02d}" for i in range(n)]
-                row = {"replicas": count, "proxy": True, **_summary(asyncio.run(_sessions(url, names, limit_s)))}
-                out["replicas"].append(row)
-                log(
-                    f"  app: {count} replica(s) behind nginx, {n} users: p50 {row['p50_s']} s, p95 {row['p95_s']} s, failed {row['failed']}"
-                )
-        finally:
-            if proxy is not None:
-                stop(proxy)
-            for proc in procs:
-                stop(proc)
+        if nginx is None:
+            out["replicas"].append({"replicas": count, "skipped": "nginx is not installed (apt-get install nginx)"})
+            continue
+        out["replicas"].extend(_behind_nginx(nginx, ours, env, server_log, folder, count, users, limit_s, log))
     return out
+
+
+def _behind_nginx(nginx: str, script: Path, env: dict, server_log: Path, folder: Path, count: int, users,
+                  limit_s: float, log) -> list[dict]:  # fmt: skip
+    """`count` replicas behind deploy/nginx.conf's sticky-cookie upstream: p50 / p95 against the users at once."""
+    ports = [_free_port() for _ in range(count)]
+    procs = [serve(script, p, env, server_log) for p in ports]
+    proxy = None
+    rows = []
+    try:
+        for p, proc in zip(ports, procs, strict=True):
+            wait_healthy(f"http://127.0.0.1:{p}", proc)
+        listen = _free_port()
+        nfolder = folder / f"nginx{count}"
+        shutil.rmtree(nfolder, ignore_errors=True)
+        nfolder.mkdir(parents=True)
+        conf = nginx_config(ports, listen, nfolder)
+        proxy = subprocess.Popen([nginx, "-c", str(conf), "-p", str(nfolder), "-g", "daemon off;"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)  # fmt: skip
+        url = f"http://127.0.0.1:{listen}"
+        wait_healthy(url, proxy, limit=20)
+        for n in users:
+            rows.append(_protocol_row(url, n, "ours", count, True, limit_s))
+            log(f"  app: {count} replica(s) behind nginx, {n} users: p50 {rows[-1]['p50_s']} s, "
+                f"p95 {rows[-1]['p95_s']} s, failed {rows[-1]['failed']}")  # fmt: skip
+    finally:
+        if proxy is not None:
+            stop(proxy)
+        for proc in procs:
+            stop(proc)
+    return rows

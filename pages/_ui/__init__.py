@@ -9,6 +9,7 @@
 - filters:  the sidebar (language switch, period, lane, units)
 - frame:    the page frame (title, CSS) and the start screen of an empty store
 - tables:   translated tables, formula-safe downloads, Plotly figures
+- figures:  Plotly figures built once per content, shared by the sessions (`ui.figure`)
 - flags:    the detectors' findings on the user's data
 - links:    names that open the person profile
 """
@@ -32,6 +33,7 @@ from pages._ui.cache import (
     store_path,
     updating,
 )
+from pages._ui.figures import figure
 from pages._ui.filters import filters_caption, selected_period, sidebar
 from pages._ui.flags import all_flags, detector_kinds, flags
 from pages._ui.frame import is_empty, page_setup, require_data, start_screen

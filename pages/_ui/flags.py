@@ -10,7 +10,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from analytics import flag_store, i18n, overview, store
+from analytics import flag_store, i18n, overview, snapshots, store
 from analytics.detectors import FLAG_SCHEMA
 from pages._ui.cache import _scope_key, _settings_identity, current_scope, settings, snapshot, store_path
 from pages._ui.lang import lang, tr
@@ -122,8 +122,17 @@ def reviewed(found: pl.DataFrame) -> pl.DataFrame:
     """Flags with their review status (analytics.flag_review), read fresh on every run: a review shows at once."""
     from analytics import flag_review
 
-    reviews, version = flag_review.read_reviews(store_path())
+    path = store_path()
+    reviews, version = _reviews(str(path), snapshots.file_identity(path))
     return flag_review.with_status(found, reviews, version)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _reviews(path: str, identity: tuple) -> tuple[pl.DataFrame, str]:
+    """The reviews as the store holds them, read again on any write to it (a review changes the file)."""
+    from analytics import flag_review
+
+    return flag_review.read_reviews(path)
 
 
 def flags() -> pl.DataFrame:

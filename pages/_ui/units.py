@@ -12,6 +12,7 @@ from analytics import rankings, unit_charts, unit_compare, unit_need
 from analytics.i18n import pick
 from analytics.vocab import period_label
 from pages._ui.cache import DATA, SETTINGS, VISIBLE, WHOLE, call, current_scope
+from pages._ui.figures import figure
 from pages._ui.flags import all_flags, reviewed
 from pages._ui.lang import lang, percent, period_text, tr
 from pages._ui.links import person_link_config, with_person_links
@@ -93,8 +94,14 @@ def _need(year: int, quarter: int, flags: pl.DataFrame, box: int) -> None:
     _toggle_row(tr("按需关注排序 · ", "Most in need first · ") + _hidden_text(note, shown), ALL_NEED, need.height, rule)
     order = need["unit"].head(shown).to_list()
     with st.container(height=box, border=False):
-        fig = unit_charts.need_heatmap(
-            cells, order, "", lang_, own_units(), height=max(box - 8, unit_charts.rows_height(len(order), 44))
+        fig = figure(
+            unit_charts.need_heatmap,
+            cells,
+            order,
+            "",
+            lang_,
+            own_units(),
+            height=max(box - 8, unit_charts.rows_height(len(order), 44)),
         )
         _plot(fig, "heat")
 
@@ -121,8 +128,13 @@ def _excellent(year: int, box: int) -> None:
     _toggle_row(note, ALL_EXCELLENT, excellent.height, rule)
     part = excellent.head(shown)
     with st.container(height=box, border=False):
-        fig = unit_charts.excellent_bars(
-            part, "", lang_, own_units(), height=max(box - 8, unit_charts.rows_height(part.height, 90))
+        fig = figure(
+            unit_charts.excellent_bars,
+            part,
+            "",
+            lang_,
+            own_units(),
+            height=max(box - 8, unit_charts.rows_height(part.height, 90)),
         )
         _plot(fig, "excellent")
 
@@ -192,7 +204,8 @@ def _bars(compared: pl.DataFrame, measure: str, lane: str, highlight: frozenset[
             )
         )
         height -= 34
-    fig = unit_charts.compare_bars(
+    fig = figure(
+        unit_charts.compare_bars,
         compared,
         "",
         lang_,
