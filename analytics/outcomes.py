@@ -27,6 +27,8 @@ Monthly exports (more than four records a year) are put on the same scale by sha
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from analytics.dataset import AssessmentData
@@ -168,13 +170,24 @@ def quarter_counts(quarterly: pl.DataFrame) -> pl.DataFrame:
     """Per person and year: counts of each quarterly grade, records, mean score, and the attributes
     of the person's latest quarter that year."""
     counts = [(pl.col("grade") == g).sum().cast(pl.Int32).alias(c) for g, c in COUNT_COLUMNS.items()]
-    latest = [pl.col(a).last().alias(a) for a in ATTRIBUTES if a in quarterly.columns]
-    return (
-        quarterly.filter(pl.col("year").is_not_null())
+    attributes = [a for a in ATTRIBUTES if a in quarterly.columns]
+    # Only the keys, grade and score are sorted; the attributes of each person-year's latest row are then
+    # gathered by row number (sorting every string column of millions of rows was this step's memory peak).
+    keyed = quarterly.lazy().select("person_id", "year", "quarter", "grade", "score").with_row_index("_row")
+    per_year = (
+        keyed.filter(pl.col("year").is_not_null())
         .sort("person_id", "year", "quarter", nulls_last=True)
         .group_by("person_id", "year", maintain_order=True)
-        .agg(*counts, pl.len().cast(pl.Int32).alias("n_records"), pl.col("score").mean().alias("mean_score"), *latest)
+        .agg(
+            *counts,
+            pl.len().cast(pl.Int32).alias("n_records"),
+            pl.col("score").mean().alias("mean_score"),
+            pl.col("_row").last(),
+        )
+        .collect()
     )
+    latest = quarterly.select(attributes)[per_year["_row"]].get_columns() if attributes else []
+    return per_year.drop("_row").hstack(latest)
 
 
 def pattern_expr() -> pl.Expr:
@@ -204,6 +217,14 @@ def gate_expr(settings: Settings) -> pl.Expr:
     return ok
 
 
+# The linked table's columns, in order.
+LINKED_COLUMNS: tuple[str, ...] = (
+    "person_id", "year", *ATTRIBUTES, *COUNT_COLUMNS.values(), "n_records", "mean_score", "pattern", "gate_met",
+    "annual_grade", "annual_import_id", "annual_source_row", "outcomes", "outcomes_zh", "n_outcomes",
+    *(has_column(k) for k in ALL_KINDS), "rewarded", "negative", "bonus",
+)  # fmt: skip
+
+
 def _annual_by_year(annual: pl.DataFrame) -> pl.DataFrame:
     attrs = [pl.col(a).first().alias(f"_a_{a}") for a in ATTRIBUTES if a in annual.columns]
     return (
@@ -218,7 +239,7 @@ def _annual_by_year(annual: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _outcomes_by_year(records: pl.DataFrame) -> pl.DataFrame:
+def _outcomes_by_year(records: pl.LazyFrame) -> pl.LazyFrame:
     flags = [(pl.col("outcome") == k).any().alias(has_column(k)) for k in ALL_KINDS]
     return (
         records.filter(pl.col("assessment_year").is_not_null())
@@ -238,19 +259,31 @@ def _outcomes_by_year(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def link(data: AssessmentData, settings: Settings) -> pl.DataFrame:
+def link(data: AssessmentData, settings: Settings, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """One row per person and assessment year: attributes, quarterly counts (n_good, n_fairly_good,
     n_average, n_poor, n_ungraded, n_records), pattern, gate_met, annual_grade, outcomes (list of codes),
-    outcomes_zh, has_<kind> flags, rewarded, negative, bonus (yuan, null when none)."""
-    q = quarter_counts(data.quarterly).with_columns(pl.col("year").cast(pl.Int32))
-    a = _annual_by_year(data.annual).with_columns(pl.col("year").cast(pl.Int32))
-    o = _outcomes_by_year(outcome_records(data, settings))
+    outcomes_zh, has_<kind> flags, rewarded, negative, bonus (yuan, null when none).
+
+    `columns` keeps only those (person_id, year and unit always): at province scale a caller that reads a few
+    columns should not hold every attribute of every person-year three times over while they are joined."""
+    wanted = LINKED_COLUMNS if columns is None else ("person_id", "year", "unit", *columns)
+    attributes = [a for a in ATTRIBUTES if a in wanted]
+    quarter_keys = ("person_id", "year", "quarter", "grade", "score")
+    q = quarter_counts(data.quarterly.select(*quarter_keys, *(a for a in attributes if a in data.quarterly.columns)))
+    q = q.with_columns(pl.col("year").cast(pl.Int32))
+    annual_keys = ("person_id", "year", "annual_grade", "import_id", "source_row")
+    a = _annual_by_year(data.annual.select(*annual_keys, *(c for c in attributes if c in data.annual.columns)))
+    a = a.with_columns(pl.col("year").cast(pl.Int32))
+    # Lazy from here: the optimiser drops what `wanted` does not need (the outcome lists, unread attributes).
+    o = _outcomes_by_year(outcome_records(data, settings).lazy())
+    q, a = q.lazy(), a.lazy()
     keys = pl.concat([f.select("person_id", "year") for f in (q, a, o)]).unique()
-    linked = keys.join(q, on=["person_id", "year"], how="left").join(a, on=["person_id", "year"], how="left")
-    linked = linked.join(o, on=["person_id", "year"], how="left")
+    on = ["person_id", "year"]
+    linked = keys.join(q, on=on, how="left").join(a, on=on, how="left").join(o, on=on, how="left")
+    present = linked.collect_schema().names()
     attrs = []
-    for col in ATTRIBUTES:
-        sources = [c for c in (col, f"_a_{col}", f"_o_{col}") if c in linked.columns]
+    for col in attributes:
+        sources = [c for c in (col, f"_a_{col}", f"_o_{col}") if c in present]
         attrs.append(pl.coalesce(sources).cast(pl.Utf8).alias(col) if sources else pl.lit(None, pl.Utf8).alias(col))
     counts = [pl.col(c).fill_null(0) for c in (*COUNT_COLUMNS.values(), "n_records", "n_outcomes")]
     has = [pl.col(has_column(k)).fill_null(False) for k in ALL_KINDS]
@@ -266,12 +299,8 @@ def link(data: AssessmentData, settings: Settings) -> pl.DataFrame:
         pl.any_horizontal([pl.col(has_column(k)) for k in NEGATIVE_KINDS]).alias("negative"),
         pl.when(pl.col("_has_bonus").fill_null(False)).then(pl.col("bonus")).alias("bonus"),
     )
-    ordered = [
-        "person_id", "year", *ATTRIBUTES, *COUNT_COLUMNS.values(), "n_records", "mean_score", "pattern", "gate_met",
-        "annual_grade", "annual_import_id", "annual_source_row", "outcomes", "outcomes_zh", "n_outcomes",
-        *(has_column(k) for k in ALL_KINDS), "rewarded", "negative", "bonus",
-    ]  # fmt: skip
-    return linked.select(ordered).sort("unit", "person_id", "year", nulls_last=True)
+    ordered = [c for c in LINKED_COLUMNS if c in wanted]
+    return linked.select(ordered).sort("unit", "person_id", "year", nulls_last=True).collect()
 
 
 def _of_year(linked: pl.DataFrame, year: int | None) -> pl.DataFrame:

@@ -26,7 +26,13 @@ def graded_rows(quarterly: pl.DataFrame, columns: tuple[str, ...] = COLUMNS) -> 
     Only the columns the detectors read are kept (the wide `extra` text would slow every step); a detector that
     reads fewer names them in `columns` (at province scale each string column kept is a copy of millions of rows).
     """
-    kept = quarterly.select([c for c in columns if c in quarterly.columns])
+    return graded_frame(quarterly, columns).collect(engine="streaming")
+
+
+def graded_frame(quarterly: pl.DataFrame, columns: tuple[str, ...] = COLUMNS) -> pl.LazyFrame:
+    """graded_rows as a lazy frame, for a caller that selects or casts before anything is materialised: the
+    streaming engine then filters in batches instead of copying every kept column of every row at once."""
+    kept = quarterly.lazy().select([c for c in columns if c in quarterly.columns])
     return kept.filter(pl.col("grade").is_in(GRADED) & pl.col("unit").is_not_null()).with_columns(
         points=pl.col("grade").replace_strict(GRADE_POINTS, return_dtype=pl.Int8),
         t=pl.col("year").cast(pl.Int64) * 4 + pl.col("quarter").cast(pl.Int64) - 1,
@@ -37,7 +43,9 @@ def graded_rows(quarterly: pl.DataFrame, columns: tuple[str, ...] = COLUMNS) -> 
 
 def unit_main_lane(graded: pl.DataFrame) -> pl.DataFrame:
     """unit -> lane holding most of its graded person-quarters (ties: first lane by name)."""
-    counts = graded.group_by("unit", "lane").len()
+    # The streaming engine counts in batches (the in-memory group-by of two string keys held millions of rows'
+    # hashes at once); the sort below fixes the order.
+    counts = graded.lazy().group_by("unit", "lane").len().collect(engine="streaming")
     return (
         counts.sort(["unit", "len", "lane"], descending=[False, True, False], nulls_last=True)
         .group_by("unit", maintain_order=True)

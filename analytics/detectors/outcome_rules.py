@@ -65,6 +65,18 @@ FAMILIES = {
     "bonus_high": ("高于单位中位数的考核奖金", "bonuses above the unit median", ()),
 }
 _PROMOTIONS = ("promotion", "rank_promotion")
+# The columns of the linked table this detector reads (plus the concentration groups): the rest are not built.
+LINKED_READ = (
+    "lane",
+    *(c for g, c in COUNT_COLUMNS.items() if g != UNGRADED),
+    "n_records",
+    "pattern",
+    "annual_grade",
+    "annual_import_id",
+    "annual_source_row",
+    "bonus",
+    *(has_column(k) for _, _, kinds in FAMILIES.values() for k in kinds),
+)
 
 
 def _ref(import_id: str, row: str, template: str, unknown: str) -> pl.Expr:
@@ -100,7 +112,8 @@ BREAK_COLUMNS = ["person_id", "year", "unit", "lane", "rule", "severity", "evide
 def _uncovered_quarters(quarterly: pl.DataFrame) -> pl.DataFrame:
     """Per unit and year, how many quarters the data holds no record for at all (0-4)."""
     return (
-        quarterly.filter(pl.col("year").is_not_null())
+        quarterly.select("unit", "year", "quarter")  # three columns, not a filtered copy of every row's all
+        .filter(pl.col("year").is_not_null())
         .group_by("unit", "year")
         .agg((4 - pl.col("quarter").n_unique()).clip(lower_bound=0).cast(pl.Int32).alias("uncovered"))
         .with_columns(pl.col("year").cast(pl.Int32))
@@ -146,15 +159,23 @@ def _negative_quarters(quarterly: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _records_with_year(data: AssessmentData, settings: Settings, linked: pl.DataFrame) -> pl.DataFrame:
-    """Outcome records joined to their person-year's record."""
-    records = outcome_records(data, settings).filter(pl.col("assessment_year").is_not_null())
-    person_year = linked.select("person_id", "year", "unit", "lane", "annual_grade", "n_average", "n_poor")
-    return (
-        records.drop("unit", "lane", strict=False)
-        .join(person_year, left_on=["person_id", "assessment_year"], right_on=["person_id", "year"], how="inner")
-        .with_columns(pl.col("assessment_year").alias("year"))
+def _records_with_year(
+    data: AssessmentData, settings: Settings, linked: pl.DataFrame, kinds: list[str]
+) -> pl.DataFrame:
+    """Outcome records of `kinds` joined to their person-year's record (only the columns the sentences read:
+    joining every column of every record was this detector's memory peak at scale)."""
+    read = ("person_id", "assessment_year", "outcome", "outcome_raw", "date", "amount", "import_id", "source_row",
+            "year_source")  # fmt: skip
+    records = (
+        outcome_records(data, settings)
+        .filter(pl.col("assessment_year").is_not_null() & pl.col("outcome").is_in(kinds))
+        .select(read)
     )
+    person_year = linked.select("person_id", "year", "unit", "lane", "annual_grade", "n_average", "n_poor")
+    return records.join(
+        person_year, left_on=["person_id", "assessment_year"], right_on=["person_id", "year"], how="inner",
+        maintain_order="left",
+    ).with_columns(pl.col("assessment_year").alias("year"))  # fmt: skip
 
 
 def _outcome_phrase() -> tuple[pl.Expr, pl.Expr]:
@@ -173,7 +194,7 @@ def _outcome_phrase() -> tuple[pl.Expr, pl.Expr]:
 def rewarded_after_average(data: AssessmentData, settings: Settings, linked: pl.DataFrame) -> pl.DataFrame:
     """Promotions, rank promotions and awards for a year with 一般/较差 or an annual grade below 称职."""
     kinds = list(settings.outcomes.rewarded_after_average_kinds)
-    records = _records_with_year(data, settings, linked).filter(pl.col("outcome").is_in(kinds))
+    records = _records_with_year(data, settings, linked, kinds)
     records = records.join(_negative_quarters(data.quarterly), on=["person_id", "year"], how="left")
     bad_annual = pl.col("annual_grade").is_in(BELOW_COMPETENT)
     hits = records.filter(pl.col("neg_zh").is_not_null() | bad_annual)
@@ -203,9 +224,7 @@ def rewarded_after_average(data: AssessmentData, settings: Settings, linked: pl.
 def bonus_after_basic(data: AssessmentData, settings: Settings, linked: pl.DataFrame) -> pl.DataFrame:
     """A bonus answering to a year graded 基本称职 or below (settings.outcomes.no_bonus_grades)."""
     grades = list(settings.outcomes.no_bonus_grades)
-    hits = _records_with_year(data, settings, linked).filter(
-        (pl.col("outcome") == "bonus") & pl.col("annual_grade").is_in(grades)
-    )
+    hits = _records_with_year(data, settings, linked, ["bonus"]).filter(pl.col("annual_grade").is_in(grades))
     phrase_zh, phrase_en = _outcome_phrase()
     amount = pl.col("amount").cast(pl.Utf8).fill_null("?")
     return hits.select(
@@ -457,7 +476,7 @@ class OutcomeRules:
         """Flags for person-level rule breaks and unit-level concentration; deterministic (seed unused)."""
         if data.is_empty:
             return empty_flags()
-        linked = link(data, settings)
+        linked = link(data, settings, (*LINKED_READ, *settings.outcomes.concentration_groups))
         frames = [_person_flags(person_breaks(data, settings, linked), settings), _unit_flags(linked, settings)]
         frames = [finish_flags(f) for f in frames if f.height]
         if not frames:

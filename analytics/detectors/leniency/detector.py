@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from analytics.dataset import AssessmentData
-from analytics.detectors._unit_stats import graded_rows, ordered, period_of, stats_json
+from analytics.detectors._unit_stats import graded_frame, ordered, period_of, stats_json
 from analytics.detectors.base import empty_flags, finish_flags
 from analytics.detectors.leniency.evidence import (
     SCORES_ROSE,
@@ -59,13 +59,13 @@ STATISTIC = {
 
 def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
     """Graded rows: unit, lane, t, person_id, is_good, score (float), reviewer (blank names as null)."""
-    graded = graded_rows(quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade", "score", "reviewer"))
+    graded = graded_frame(quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade", "score", "reviewer"))
     reviewer = (
         pl.col("reviewer").cast(pl.Utf8).str.strip_chars()
-        if "reviewer" in graded.columns
+        if "reviewer" in quarterly.columns
         else pl.lit(None, dtype=pl.Utf8)
     )
-    score = pl.col("score").cast(pl.Float64) if "score" in graded.columns else pl.lit(None, dtype=pl.Float64)
+    score = pl.col("score").cast(pl.Float64) if "score" in quarterly.columns else pl.lit(None, dtype=pl.Float64)
     # Categorical keys: every step groups or joins on unit, reviewer and person (millions of rows at scale).
     return graded.select(
         pl.col("unit").cast(pl.Categorical),
@@ -75,14 +75,14 @@ def _rows(quarterly: pl.DataFrame) -> pl.DataFrame:
         "is_good",
         score.alias("score"),
         pl.when(reviewer != "").then(reviewer).cast(pl.Categorical).alias("reviewer"),
-    )
+    ).collect(engine="streaming")
 
 
 def _reviewer_facts(rows: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFrame:
     """Per (unit, named reviewer): person-quarters, people, scored share, mean score percentile, window, quarters
     over the cap among its own and the unit's 好 above the cap its people hold, and the people of the rest of the unit."""
     named = rows.filter(pl.col("reviewer").is_not_null())
-    per_unit = rows.group_by("unit").agg(unit_people=pl.col("person_id").n_unique())
+    per_unit = rows.lazy().group_by("unit").agg(unit_people=pl.col("person_id").n_unique()).collect(engine="streaming")
     return (
         named.group_by("unit", "reviewer")
         .agg(
@@ -105,8 +105,10 @@ def _over_cap_quarters(named: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFr
     of the whole unit (sum of k_t - cap N_t, `unit_excess`): whose people hold the unit's excess."""
     f = pl.col
     per = (
-        named.group_by("unit", "reviewer", "t")
+        named.lazy()
+        .group_by("unit", "reviewer", "t")
         .agg(n_r=pl.len(), a_r=f("is_good").sum())
+        .collect(engine="streaming")  # integer counts: the engine's order does not matter
         .join(quarters.select("unit", "t", "n", "k", "cap", "over"), on=["unit", "t"])
     )
     over = f("over")
@@ -119,10 +121,20 @@ def _over_cap_quarters(named: pl.DataFrame, quarters: pl.DataFrame) -> pl.DataFr
     )
 
 
-def _within_bodies(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
-    """Reviewers of units with two or more named reviewers, each with its test on the fairest basis."""
+def _several(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows of units with two or more named reviewers, with each score's percentile in its unit and quarter."""
+    return (
+        rows.lazy()
+        .drop("lane")  # not read by the within-unit tests, and a string column of millions of rows
+        .filter(pl.col("reviewer").n_unique().over("unit") >= 2)
+        .with_columns(pct=score_percentile())
+        .collect()
+    )
+
+
+def _within_bodies(several: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """Reviewers of units with two or more named reviewers (`_several`), each with its test on the fairest basis."""
     lc = settings.leniency
-    several = rows.filter(pl.col("reviewer").n_unique().over("unit") >= 2).with_columns(pct=score_percentile())
     if several.height == 0:
         return pl.DataFrame()
     facts = _reviewer_facts(several, quarters).filter(
@@ -200,9 +212,12 @@ class LeniencyDetector:
         lc = settings.leniency
         quarters = quarter_quotas(rows, settings)
         totals = unit_totals(rows, quarters, settings)
-        within = _within_bodies(rows, quarters, settings)
         sole = sole_bodies(rows, totals, settings).with_columns(z_used=pl.lit(None, dtype=pl.Float64))
         sole = sole.drop("lane", "reviewer", "reviewers")
+        several = _several(rows)
+        del rows  # the within-unit tests work on `several`: not both copies of millions of rows at once
+        within = _within_bodies(several, quarters, settings)
+        del several
         text = [pl.col(c).cast(pl.Utf8) for c in ("unit", "subject", "reviewer")]
         parts = [
             f.with_columns([e for e in text if e.meta.output_name() in f.columns]) for f in (within, sole) if f.height

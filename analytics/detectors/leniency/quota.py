@@ -45,8 +45,10 @@ def quarter_quotas(graded: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Per unit and quarter: n graded, k given 好, the cap (the unit's own where [quota.unit_caps] sets one), the
     quota, the share of 好 and whether it went over the quota."""
     return (
-        graded.group_by("unit", "t")
+        graded.lazy()
+        .group_by("unit", "t")
         .agg(n=pl.len(), k=pl.col("is_good").sum())
+        .collect(engine="streaming")  # counts in batches: integer sums do not depend on the order
         .with_columns(cap=good_cap_expr(settings))
         .with_columns(
             quota=good_quota(pl.col("n"), pl.col("cap"), settings.quota.good_min_quota), share=pl.col("k") / pl.col("n")

@@ -33,7 +33,7 @@ def unit_totals(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) 
     lc = settings.leniency
     totals = (
         unit_quota_totals(quarters)
-        .join(rows.group_by("unit").agg(people=pl.col("person_id").n_unique()), on="unit")
+        .join(_people(rows), on="unit")
         .join(unit_main_lane(rows), on="unit", how="left")
         .sort("unit")  # fixed order for the float sums of the lane fit
     )
@@ -44,6 +44,11 @@ def unit_totals(rows: pl.DataFrame, quarters: pl.DataFrame, settings: Settings) 
     eligible = (pl.col("median_n") >= lc.min_unit_size) & (pl.col("N") >= lc.min_graded)
     totals = totals.with_columns(allowed_share=pl.Series(allowed), p_cap=pl.Series(p_cap))
     return _lane_test(totals.with_columns(eligible=eligible), lc.min_lane_units)
+
+
+def _people(rows: pl.DataFrame) -> pl.DataFrame:
+    """People per unit (the streaming engine counts in batches)."""
+    return rows.lazy().group_by("unit").agg(people=pl.col("person_id").n_unique()).collect(engine="streaming")
 
 
 def _lane_test(totals: pl.DataFrame, min_lane_units: int) -> pl.DataFrame:

@@ -52,14 +52,20 @@ def compare(rows: pl.DataFrame, by_score: bool = True, clustered: bool = False) 
     `rows`: unit, t, person_id, reviewer (null: not a named reviewer, still one of the 'others'), is_good, score,
     and pct (score_percentile) when by_score.
     """
-    keyed = rows.with_columns(s=_stratum(by_score))
-    cells = keyed.group_by("unit", "t", "s").agg(N=pl.len(), M=pl.col("is_good").sum())
-    mine = keyed.filter(pl.col("reviewer").is_not_null())
+    # Only the columns each step reads, lazily: at province scale a filtered copy of every column was the peak.
+    needed = ["unit", "t", "reviewer", "is_good", *(["person_id"] if clustered else [])]
+    keyed = rows.lazy().select(*needed, s=_stratum(by_score)).collect()
+    # Counts per stratum in the streaming engine (batches, not one hash table over millions of rows): integer
+    # sums, so the engine's order does not matter; the float sums below run in a fixed order.
+    cells = (
+        keyed.lazy().group_by("unit", "t", "s").agg(N=pl.len(), M=pl.col("is_good").sum()).collect(engine="streaming")
+    )
+    mine = keyed.lazy().select("unit", "reviewer", "t", "s", "is_good").filter(pl.col("reviewer").is_not_null())
     f = pl.col
     joined = (
         mine.group_by("unit", "reviewer", "t", "s")
         .agg(n=pl.len(), a=f("is_good").sum())
-        .join(cells, on=["unit", "t", "s"])
+        .join(cells.lazy(), on=["unit", "t", "s"])
         .with_columns(f("n", "a", "N", "M").cast(pl.Float64))
         .with_columns(
             o_e=f("a") - f("n") * f("M") / f("N"),
@@ -68,6 +74,8 @@ def compare(rows: pl.DataFrame, by_score: bool = True, clustered: bool = False) 
             .otherwise(0.0),
             w=f("n") * (f("N") - f("n")) / f("N"),
         )
+        .select("unit", "reviewer", "t", "s", "o_e", "v", "w")
+        .collect(engine="streaming")
     )
     out = (
         joined.sort("unit", "reviewer", "t", "s")  # fixed order: float sums must not depend on group-by order
@@ -126,8 +134,19 @@ def between_variance(effect: np.ndarray, se: np.ndarray) -> float:
     if np.median(r2 / s2) <= MEDIAN_CHI2_1:
         return 0.0
     grid = np.concatenate([[0.0], np.geomspace(1e-6, max(float(r2.max()), 1e-6), 400)])
-    ratio = np.median(r2[None, :] / (s2[None, :] + grid[:, None]), axis=1)
-    return float(grid[np.argmax(ratio <= MEDIAN_CHI2_1)])
+
+    def settled(i: int) -> bool:
+        return bool(np.median(r2 / (s2 + grid[i])) <= MEDIAN_CHI2_1)
+
+    # The median ratio falls as tau^2 grows, so the first grid point where it settles is found by bisection
+    # (nine medians, not a grid x reviewers matrix: at province scale that was 130 MB for one number).
+    if not settled(len(grid) - 1):
+        return 0.0
+    lo, hi = 0, len(grid) - 1  # settled(hi) holds, settled(0) does not (checked above)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if settled(mid) else (mid, hi)
+    return float(grid[hi])
 
 
 def with_between_variance(effects: pl.DataFrame, eligible: pl.Expr, tau2: float | None = None) -> pl.DataFrame:
