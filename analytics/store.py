@@ -35,7 +35,9 @@ DEMO_DB = DATA_DIR / "demo.duckdb"
 
 # How long a writer waits for another process's lock before giving up (an import of a province takes ~10 s).
 LOCK_WAIT_S = float(os.environ.get("KAOHE_LOCK_WAIT", "30"))
-CLOSING_WAIT_S = 2.0  # the longest an open waits for another thread of this process to finish closing the file
+# The longest an open waits for another thread of this process to finish closing the file (closing the last
+# connection checkpoints, which takes seconds on a busy machine).
+CLOSING_WAIT_S = 10.0
 
 
 class StoreBusy(UserError):
@@ -82,9 +84,11 @@ def open_waiting(path: Path, read_only: bool, wait: float = LOCK_WAIT_S) -> duck
         except duckdb.BinderException as exc:
             # Another thread of this process is closing the file's last connection (DuckDB tears the instance
             # down, and an open meanwhile reads "Unique file handle conflict"): a moment's wait, however short `wait`.
-            if not faults.is_closing(exc) or time.monotonic() > deadline + CLOSING_WAIT_S:
+            if not faults.is_closing(exc):
                 raise
-            time.sleep(0.005)
+            if time.monotonic() > deadline + CLOSING_WAIT_S:
+                raise StoreBusy(path) from None
+            time.sleep(0.01)
             continue
         except duckdb.IOException as exc:
             if not faults.is_locked(exc):  # a damaged file, say: not worth waiting for
