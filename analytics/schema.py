@@ -28,6 +28,7 @@ class Table:
     name: str
     grain: str  # one row per ...
     columns: tuple[tuple[str, str, str], ...]  # (name, duckdb type, meaning)
+    view: bool = False  # a view over stored tables (analytics.quarterly_store), not a table of its own
 
     def ddl(self) -> str:
         cols = ",\n  ".join(f'"{n}" {t}' for n, t, _ in self.columns)
@@ -81,6 +82,29 @@ QUARTERLY = Table(
     )
     + _TRACE,
 )
+
+PERSON_COLUMNS = [n for n, _, _ in _PERSON]
+QUARTERLY = Table(QUARTERLY.name, QUARTERLY.grain, QUARTERLY.columns, view=True)
+# The quarterly view's storage (analytics.quarterly_store): each distinct set of person attributes once, and
+# narrow facts that point at it. Not queryable in the SQL workspace (it reads the view, scoped by unit).
+_PERSON_KEY = ("person_key", "INTEGER", "quarterly_people.person_key: the person's attributes on this row")
+QUARTERLY_PEOPLE = Table(
+    "quarterly_people",
+    "distinct combination of a person's attributes on quarterly rows (a person moved between units has several)",
+    (_PERSON_KEY, *_PERSON),
+)
+QUARTERLY_FACTS = Table(
+    "quarterly_facts",
+    "person and quarter, without the person's attributes (the quarterly view joins them)",
+    (_PERSON_KEY, *(c for c in QUARTERLY.columns if c[0] not in PERSON_COLUMNS)),
+)
+
+
+def quarterly_view_sql() -> str:
+    """The `quarterly` view: the documented columns, in order, from facts joined to their attributes."""
+    cols = ", ".join(f'{"p" if n in PERSON_COLUMNS else "f"}."{n}"' for n in QUARTERLY.column_names)
+    return f'SELECT {cols} FROM "{QUARTERLY_FACTS.name}" f JOIN "{QUARTERLY_PEOPLE.name}" p USING (person_key)'
+
 
 SPECIAL_ASSESSMENTS = Table(
     "special_assessments",
@@ -385,6 +409,8 @@ TABLES: tuple[Table, ...] = (
     FLAG_REVIEWS,
     FLAGS,
     FLAG_RUNS,
+    QUARTERLY_PEOPLE,
+    QUARTERLY_FACTS,
 )
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 # Tables that hold assessment facts and carry import_id (undo removes from these).
@@ -406,5 +432,8 @@ def markdown() -> str:
     parts = []
     for t in TABLES:
         rows = "\n".join(f"| `{n}` | {typ.split()[0]} | {meaning} |" for n, typ, meaning in t.columns)
-        parts.append(f"### `{t.name}`: one row per {t.grain}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n")
+        kind = f" (a view over `{QUARTERLY_FACTS.name}` and `{QUARTERLY_PEOPLE.name}`)" if t.view else ""
+        parts.append(
+            f"### `{t.name}`: one row per {t.grain}{kind}\n\n| column | type | meaning |\n|---|---|---|\n{rows}\n"
+        )
     return "\n".join(parts)

@@ -214,7 +214,9 @@ def _snapshot(path: str, stamp: tuple[int, int, int], scope: Scope, privacy: Pri
     del stamp  # part of the cache key only
     con = store.connect(path, read_only=True)
     try:
-        present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        present = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }  # views too
         frames = {}
         for table in _visible_tables(scope):
             if table not in present:

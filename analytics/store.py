@@ -138,19 +138,30 @@ _PRESENT_SQL = """SELECT table_name, column_name FROM duckdb_columns()
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    from analytics import quarterly_store
+
     # The app opens the store for every short write: one catalogue query settles the usual case (nothing to add).
     have = set(con.execute(_PRESENT_SQL).fetchall())
     sequence = con.execute("SELECT count(*) FROM duckdb_sequences() WHERE sequence_name = 'import_seq'").fetchone()
     if have >= _DOCUMENTED and sequence[0]:
         return
     for table in TABLES:
-        con.execute(table.ddl())
-    # Stores made before a documented column was added get it (columns are only ever added, never renamed).
-    have = set(con.execute(_PRESENT_SQL).fetchall())
+        if not table.view:
+            con.execute(table.ddl())
+    # Stores made before a documented column was added get it (columns are only ever added, never renamed);
+    # an old store's `quarterly` table too, before quarterly_store moves it into the tables behind the view.
+    have = set(
+        con.execute(
+            "SELECT c.table_name, c.column_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE t.table_type = 'BASE TABLE'"
+        ).fetchall()
+    )
+    tables = {name for name, _ in have}
     for table in TABLES:
-        for name, typ, _ in table.columns:
+        for name, typ, _ in table.columns if table.name in tables else ():
             if (table.name, name) not in have and "PRIMARY" not in typ:
                 con.execute(f"ALTER TABLE {quote_ident(table.name)} ADD COLUMN {quote_ident(name)} {typ}")
+    quarterly_store.ensure(con)
     con.execute("CREATE SEQUENCE IF NOT EXISTS import_seq START 1")
 
 
@@ -179,6 +190,10 @@ def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame
         raise ValueError(f"{table}: unknown columns {sorted(unknown)}")
     if frame.height == 0:
         return 0
+    if BY_NAME[table].view:  # quarterly: attributes and facts stored apart (analytics.quarterly_store)
+        from analytics import quarterly_store
+
+        return quarterly_store.insert(con, frame)
     present = [c for c in columns if c in frame.columns]
     # DuckDB reads this local by name (a replacement scan). A registered view would keep every chunk's
     # data alive until the transaction ends: +250 MB per million rows appended in one transaction.

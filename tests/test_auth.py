@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import datetime, timedelta
 
+import polars as pl
 import pytest
 
 from analytics import audit, auth, store
@@ -16,7 +17,9 @@ from analytics.settings import Auth, Settings
 @pytest.fixture
 def con(tmp_db):
     c = store.connect(tmp_db)
-    c.execute("INSERT INTO quarterly (person_id, unit) VALUES ('P1', '财政局')")  # heads are scoped to real units
+    store.insert_frame(
+        c, "quarterly", pl.DataFrame({"person_id": ["P1"], "unit": ["财政局"]})
+    )  # heads are scoped to real units
     yield c
     c.close()
 

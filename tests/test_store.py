@@ -32,7 +32,8 @@ def city(demo_city) -> Path:
 HOLD = """
 import duckdb, sys, time
 con = duckdb.connect(sys.argv[1])
-con.execute("DELETE FROM quarterly WHERE unit = (SELECT min(unit) FROM quarterly)")
+con.execute("DELETE FROM quarterly_facts WHERE person_key IN "
+            "(SELECT person_key FROM quarterly_people WHERE unit = (SELECT min(unit) FROM quarterly_people))")
 print("holding", flush=True)
 sys.stdin.readline()
 con.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import audit, faults, store
+from analytics import audit, faults, quarterly_store, store
 from analytics.errors import UserError
 from analytics.importer import pipeline, validate
 from analytics.importer.layout import RAW, REC, ROW, SHEET
@@ -297,6 +297,9 @@ def undo(db, import_id: int, user: str | None = None) -> int:
         removed = 0
         with store.transaction(con):
             for table in IMPORTED_TABLES:
+                if table == "quarterly":  # a view: its rows are removed from the tables behind it
+                    removed += quarterly_store.delete_import(con, import_id)
+                    continue
                 removed += (
                     con.execute(f"DELETE FROM {quote_ident(table)} WHERE import_id = ? RETURNING 1", [import_id])
                     .pl()
