@@ -103,7 +103,11 @@ QUARTERLY_FACTS = Table(
 def quarterly_view_sql() -> str:
     """The `quarterly` view: the documented columns, in order, from facts joined to their attributes."""
     cols = ", ".join(f'{"p" if n in PERSON_COLUMNS else "f"}."{n}"' for n in QUARTERLY.column_names)
-    return f'SELECT {cols} FROM "{QUARTERLY_FACTS.name}" f JOIN "{QUARTERLY_PEOPLE.name}" p USING (person_key)'
+    # In the facts' stored order, as the table read before the split: a parallel join would shuffle the rows.
+    return (
+        f'SELECT {cols} FROM "{QUARTERLY_FACTS.name}" f JOIN "{QUARTERLY_PEOPLE.name}" p USING (person_key) '
+        "ORDER BY f.rowid"
+    )
 
 
 SPECIAL_ASSESSMENTS = Table(

@@ -108,3 +108,18 @@ def test_undo_of_an_import_removes_its_quarterly_rows_and_their_people(tmp_path,
     finally:
         con.close()
     assert counts == (0, 0)
+
+
+def test_the_view_reads_rows_in_the_order_they_were_written_even_when_read_in_parallel(tmp_path):
+    n = 300_000  # several row groups, so DuckDB joins them on several threads
+    rows = pl.DataFrame(
+        {"person_id": (pl.int_range(n, eager=True) % 5000).cast(pl.Utf8), "year": pl.repeat(2024, n, eager=True),
+         "source_row": pl.int_range(n, eager=True).cast(pl.Int32)}
+    )  # fmt: skip
+    con = store.connect(tmp_path / "big.duckdb")
+    try:
+        con.execute("SET threads = 4")
+        store.insert_frame(con, "quarterly", rows)
+        assert con.execute("SELECT source_row FROM quarterly").pl()["source_row"].equals(rows["source_row"])
+    finally:
+        con.close()
