@@ -35,7 +35,13 @@ _COUNTS_SQL = """SELECT
 # ... and a hash over the quarterly rows, so that a rebuilt city of the same size still reads as new data.
 _HASH_SQL = "SELECT coalesce(sum(hash(person_id, name, unit, year, quarter, grade, score, reviewer)), 0) FROM quarterly"
 # The first rows' hash: a rebuilt city whose new file got the old inode and the same counts still differs here.
-_SAMPLE_SQL = _HASH_SQL + " WHERE rowid < 2048"
+# Read through the tables behind the quarterly view (analytics.quarterly_store): a view has no rowid, and a
+# filter on it would join every row first. A store not yet migrated still has its quarterly table.
+_SAMPLE_SQL = (
+    "SELECT coalesce(sum(hash(p.person_id, p.name, p.unit, f.year, f.quarter, f.grade, f.score, f.reviewer)), 0) "
+    "FROM quarterly_facts f JOIN quarterly_people p USING (person_key) WHERE f.rowid < 2048"
+)
+_OLD_SAMPLE_SQL = _HASH_SQL + " WHERE rowid < 2048"
 # Login counters (failed_logins, locked_until) change on every login: left out, they would copy the store each time.
 _USERS_SQL = "SELECT count(*), coalesce(sum(hash(user_name, role, units, disabled, password_hash)), 0) FROM users"
 _FLAGS_SQL = "SELECT count(*), max(finished_at) FROM flag_runs"
@@ -67,11 +73,18 @@ def _rest(con: duckdb.DuckDBPyConnection) -> tuple:
     return (con.execute(_USERS_SQL).fetchone(), con.execute(_FLAGS_SQL).fetchone())
 
 
+def _sample(con: duckdb.DuckDBPyConnection) -> tuple:
+    try:
+        return con.execute(_SAMPLE_SQL).fetchone()
+    except duckdb.CatalogException:  # the old layout (a snapshot taken before the store's first write-open)
+        return con.execute(_OLD_SAMPLE_SQL).fetchone()
+
+
 def _state(db: Path, con: duckdb.DuckDBPyConnection) -> tuple:
     """What changes with any new data, users or flags, without hashing the rows: the file's inode (a rebuilt
     demo city is a new file), the data tables' counts and imports, users and flag runs. Audit rows, logins
     and sessions leave it as it was, so the many small writes of a busy morning cost a few counts each."""
-    data = (con.execute(_COUNTS_SQL).fetchone(), con.execute(_SAMPLE_SQL).fetchone())
+    data = (con.execute(_COUNTS_SQL).fetchone(), _sample(con))
     return (db.stat().st_ino, data, *_rest(con))
 
 

@@ -55,7 +55,7 @@ def test_an_old_store_is_migrated_on_open_with_every_row_and_the_same_data_versi
     _old_layout_store(db)
     con = duckdb.connect(str(db), read_only=True)
     before = con.execute("SELECT * FROM quarterly").pl()
-    version = snapshots.data_version(con)
+    version, sample = snapshots.data_version(con), snapshots._sample(con)  # a snapshot of the old store reads
     con.close()
 
     con = store.connect(db)  # a write-open migrates
@@ -68,6 +68,7 @@ def test_an_old_store_is_migrated_on_open_with_every_row_and_the_same_data_versi
         assert con.execute("SELECT count(*) FROM quarterly_people").fetchone()[0] == 3  # 李四, 王五 twice
         assert con.execute("SELECT count(*) FROM quarterly_facts").fetchone()[0] == ROWS.height
         assert snapshots.data_version(con) == version  # the flags computed on the old layout still apply
+        assert snapshots._sample(con) == sample
     finally:
         con.close()
     con = store.connect(db)  # opening again changes nothing
