@@ -4,7 +4,7 @@
   charts, for a bare Streamlit page of 5 metrics + 3 Plotly charts (the floor) and for our overview;
 - simultaneous logins: N users log in at once and open the overview on one process; each one's time from
   the first request to the overview's elements all sent. The users speak Streamlit's protocol
-  (analytics.bench.app_client), since N Chromium tabs on this machine would measure the browsers; a bare
+  (deploy/load_users.py), since N Chromium tabs on this machine would measure the browsers; a bare
   page of the same shape is the floor, and a run of browser tabs shows what the same machine draws;
 - replicas: the same behind nginx (deploy/nginx.conf's sticky-cookie upstream) with 1 and 3 Streamlit
   processes reading the store's snapshots, p50 / p95 against the number of users.
@@ -15,6 +15,7 @@ The store is copied first (the copy gets login accounts and required login), so 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -26,7 +27,6 @@ import urllib.request
 from pathlib import Path
 
 from analytics import store
-from analytics.bench import app_client
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Kaohe-load-2026!"
@@ -36,6 +36,7 @@ START_LIMIT_S = 180.0
 
 # The floor: a bare Streamlit page shaped like the overview (deploy/bare_page.py; this package never imports streamlit).
 BARE_PAGE = (Path(__file__).resolve().parents[2] / "deploy" / "bare_page.py").read_text(encoding="utf-8")
+LOAD_USERS = Path(__file__).resolve().parents[2] / "deploy" / "load_users.py"  # users speaking Streamlit's protocol
 
 
 def available() -> str | None:
@@ -228,9 +229,11 @@ def _summary(times: list[float | None]) -> dict:
 
 
 def _protocol_row(url: str, n: int, page: str, replicas: int, proxy: bool, limit_s: float) -> dict:
-    """n users at once speaking Streamlit's protocol (analytics.bench.app_client): what the server delivers."""
-    names = [f"load{i:02d}" for i in range(n)] if page == "ours" else [None] * n
-    times = asyncio.run(app_client.sessions(url, names, PASSWORD, limit_s))
+    """n users at once speaking Streamlit's protocol (deploy/load_users.py, its own process): what the server delivers."""
+    who = ["--users", ",".join(f"load{i:02d}" for i in range(n))] if page == "ours" else ["--count", str(n)]
+    done = subprocess.run([sys.executable, str(LOAD_USERS), url, *who, "--password", PASSWORD, "--limit", str(limit_s)],
+                          capture_output=True, text=True, timeout=limit_s * 3, check=True)  # fmt: skip
+    times = json.loads(done.stdout)
     return {"client": "protocol", "page": page, "replicas": replicas, "proxy": proxy, **_summary(times)}
 
 

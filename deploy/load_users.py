@@ -1,4 +1,11 @@
-"""A user's session spoken in Streamlit's own protocol: what the server must deliver, without a browser.
+"""Users at once, each speaking Streamlit's own protocol: what the server must deliver, without a browser.
+
+    python deploy/load_users.py http://127.0.0.1:8501 --users load00,load01 --password PW [--limit 90]
+    python deploy/load_users.py http://127.0.0.1:8501 --count 20        # a page without login (the bare page)
+
+prints one JSON list: each user's seconds, null for one that failed or ran past --limit. The benchmark
+(analytics/bench/app_load.py) runs it as its own process: this file reads Streamlit's protocol classes,
+and the analytics package never imports streamlit.
 
 Twenty Chromium tabs on this 2-core machine cost more than the server they load (each tab spends about
 3.5 s of CPU drawing the page, and a bare Streamlit page of the same shape takes 14 s for five tabs at
@@ -11,8 +18,12 @@ is received and parsed; only the drawing is left out (the user's own machine doe
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import collections
+import contextlib
+import json
+import sys
 import time
 import urllib.request
 
@@ -108,6 +119,26 @@ async def session(http_base: str, user: str | None, password: str, limit_s: floa
 
 async def sessions(http_base: str, users: list[str | None], password: str, limit_s: float) -> list[float | None]:
     """All at once; None for a session that failed or ran past `limit_s` (after one warm-up session)."""
-    await session(http_base, users[0], password, limit_s)
+    with contextlib.suppress(Exception):  # the process's first page view loads its caches: kept out of the figures
+        await session(http_base, users[0], password, limit_s)
     found = await asyncio.gather(*(session(http_base, u, password, limit_s) for u in users), return_exceptions=True)
     return [f if isinstance(f, float) else None for f in found]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Users at once against a Streamlit app, in its own protocol.")
+    parser.add_argument("url", help="the app's address, e.g. http://127.0.0.1:8501")
+    parser.add_argument("--users", default="", help="user names to log in as, comma-separated")
+    parser.add_argument("--count", type=int, default=0, help="without --users: this many users, no login")
+    parser.add_argument("--password", default="", help="every user's password")
+    parser.add_argument("--limit", type=float, default=90.0, help="seconds before a session counts as failed")
+    args = parser.parse_args(argv)
+    users: list[str | None] = [u for u in args.users.split(",") if u] or [None] * args.count
+    if not users:
+        parser.error("give --users or --count")
+    print(json.dumps(asyncio.run(sessions(args.url.rstrip("/"), users, args.password, args.limit))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
