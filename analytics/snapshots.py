@@ -54,7 +54,10 @@ def _digest(row: tuple | None) -> str:
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
     """Row counts of every data table, the imports' ids and statuses, and a hash over the quarterly rows
     (so a rebuilt demo city of the same size still reads as new data); not users, audit or flags."""
-    counts = con.execute(_COUNTS_SQL).fetchone()
+    return _fingerprint(con, con.execute(_COUNTS_SQL).fetchone())
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, counts: tuple) -> tuple:
     return (counts[0], con.execute(_HASH_SQL).fetchone()[0], *counts[1:])
 
 
@@ -66,7 +69,12 @@ def data_version(con: duckdb.DuckDBPyConnection) -> str:
 def versions(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
     """(data version, snapshot version): the second also covers users and stored flags."""
     data = data_version(con)
-    return data, _digest((data, _rest(con)))
+    return data, _version(data, _rest(con))
+
+
+def _version(data: str, rest: tuple) -> str:
+    """The snapshot version: the data version with the users and stored flags (`_rest`)."""
+    return _digest((data, rest))
 
 
 def _rest(con: duckdb.DuckDBPyConnection) -> tuple:
@@ -129,7 +137,8 @@ def _on_disk(db: Path) -> Snapshot | None:
     con = duckdb.connect(str(newest), read_only=True)
     try:
         fingerprint = data_fingerprint(con)
-        data, version = versions(con)
+        data = _digest(fingerprint)
+        version = _version(data, _rest(con))
     finally:
         con.close()
     return Snapshot(db, newest, data, version, (-1, -1, -1), busy=True, fingerprint=fingerprint)
@@ -171,9 +180,9 @@ def _take(db: Path, known: Snapshot | None) -> Snapshot:
         state = _state(db, con)
         if known is not None and known.state == state and known.path.exists():
             return replace(known, raw=raw, busy=False)  # only audit rows, logins or sessions were written
-        fingerprint = data_fingerprint(con)
+        fingerprint = _fingerprint(con, state[1][0])  # the counts just read
         data = _digest(fingerprint)
-        version = _digest((data, state[2:]))
+        version = _version(data, state[2:])
         target = folder(db) / f"{version}.duckdb"
         if not target.exists():
             try:

@@ -12,11 +12,7 @@ import contextlib
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -35,57 +31,23 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def serve(db: Path, log_path: Path):
-    """`streamlit run app.py` on the store `db`, on a free port; yields the base URL."""
-    port = _free_port()
+    """`streamlit run app.py` on the store `db`, on a free port (the benchmark's server helpers); yields the base URL."""
+    from analytics.bench import app_load
+
+    port = app_load._free_port()
     env = dict(os.environ, KAOHE_DB=str(db), STREAMLIT_CLIENT_SHOW_ERROR_DETAILS="full")
-    log = open(log_path, "w")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = app_load.serve(ROOT / "app.py", port, env, log_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"{base}/_stcore/health", timeout=1).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or proc.poll() is not None:
-                pytest.fail(f"streamlit did not start; see {log.name}")
-            time.sleep(0.2)
+        try:
+            app_load.wait_healthy(base, proc, limit=60)
+        except RuntimeError:
+            pytest.fail(f"streamlit did not start; see {log_path}")
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        app_load.stop(proc)
 
 
 @contextlib.contextmanager
