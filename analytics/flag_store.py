@@ -14,7 +14,7 @@ stored run (`Stored.current` is False and the page says so).
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -30,19 +30,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from analytics import snapshots, store
-from analytics.dataset import Scope, load_dataset
-from analytics.settings import Settings
+from analytics import dataset_cache, quarterly_store, snapshots, store
+from analytics.dataset import EVERYTHING, Scope
+from analytics.settings import Settings, settings_hash
 
 QUICK_ROWS = 100_000  # up to this many quarterly rows the detectors take seconds: the app runs them in the page
 SEED = 0  # stored flags use the detectors' default seed; other seeds are computed on the spot (CLI --seed)
 RUN_COLUMNS = ("store_version", "settings_hash", "detector_version")
-
-
-def settings_hash(settings: Settings) -> str:
-    """A hash of every setting (any change may change a detector's answer)."""
-    text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 def detector_version() -> str:
@@ -95,7 +89,7 @@ def read(con: duckdb.DuckDBPyConnection, data_version: str, settings: Settings) 
 
 def quick(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether a run takes only seconds here (the demo city, tests): then it need not go to the background."""
-    return con.execute("SELECT count(*) FROM quarterly").fetchone()[0] <= QUICK_ROWS
+    return quarterly_store.row_count(con) <= QUICK_ROWS
 
 
 def for_scope(flags: pl.DataFrame, scope: Scope) -> pl.DataFrame:
@@ -168,7 +162,7 @@ def compute(db: str | os.PathLike, settings: Settings, source: str | os.PathLike
         con = store.open_waiting(Path(source or db), read_only=True)
         try:
             version = snapshots.data_version(con)
-            data = load_dataset(con, settings)
+            data = dataset_cache.load(con, db, version, settings, EVERYTHING)  # saved for the app's next process
         finally:
             con.close()
         kinds = list(dict.fromkeys(d.kind for d in registry()))
@@ -190,6 +184,9 @@ def compute(db: str | os.PathLike, settings: Settings, source: str | os.PathLike
         flags = pl.concat(found) if found else pl.DataFrame(schema=FLAG_SCHEMA)
         flags = flags.sort(["severity", "q_value"], descending=[True, False], nulls_last=True)
         _store(db, flags, run, started, seconds, failed)
+        if source is not None:  # started by the app: its next read finds the new flags' snapshot ready
+            with contextlib.suppress(store.StoreBusy, duckdb.Error, OSError):
+                snapshots.current(db)
         _write_progress(db, **run, pid=os.getpid(), done=len(kinds), total=len(kinds), finished=True)
         return flags.height
 

@@ -8,6 +8,8 @@ The defaults below are the national/most common ones; `settings.toml` at the pro
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -272,3 +274,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if "import" in raw:
         raw["importing"] = raw.pop("import")
     return _build(Settings, raw, p.name)
+
+
+def settings_hash(settings: Settings) -> str:
+    """A hash of every setting (any change may change a detector's answer or a lane)."""
+    text = json.dumps(dataclasses.asdict(settings), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha1(text.encode()).hexdigest()[:12]

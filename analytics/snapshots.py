@@ -4,6 +4,8 @@ After any committed change (an import or undo from any process, new stored flags
 next reader that notices the file changed takes the store's lock for a moment, checks the store's
 version (a fingerprint of its data, users and stored flags, not of the audit log) and, when that
 version has no snapshot yet, checkpoints and copies the file to `snapshots/<store>/<version>.duckdb`.
+A small note `state-<digest>.json` beside it records which version that state has, so a new process
+(a restart, another replica) finds the snapshot without hashing every row again.
 Each snapshot is opened read-only once per process and shared by every session as cursors. While a
 CLI import or undo holds the lock, readers keep the last snapshot (`Snapshot.busy` says so). Many app
 processes (replicas behind nginx) share the folder: a version is copied once, by whoever sees it first.
@@ -12,6 +14,7 @@ processes (replicas behind nginx) share the folder: a version is copied once, by
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -20,13 +23,14 @@ from pathlib import Path
 
 import duckdb
 
-from analytics import store
+from analytics import quarterly_store, store
 
 KEEP = 2  # snapshots kept per store (the current one and the one before, still open in other processes)
 
 # The counts and imports change with every import, undo or new table rows; a rebuilt demo city is a new file.
+# The quarterly rows are counted on their facts (analytics.quarterly_store.row_count), the rest here.
 _COUNTS_SQL = """SELECT
-  (SELECT count(*) FROM quarterly), (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
+  (SELECT count(*) FROM annual), (SELECT count(*) FROM outcomes),
   (SELECT count(*) FROM survey_items), (SELECT count(*) FROM survey_respondents),
   (SELECT count(*) FROM survey_answers), (SELECT count(*) FROM demo_truth),
   (SELECT count(*) FROM rejected_rows),
@@ -54,7 +58,11 @@ def _digest(row: tuple | None) -> str:
 def data_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple:
     """Row counts of every data table, the imports' ids and statuses, and a hash over the quarterly rows
     (so a rebuilt demo city of the same size still reads as new data); not users, audit or flags."""
-    return _fingerprint(con, con.execute(_COUNTS_SQL).fetchone())
+    return _fingerprint(con, _counts(con))
+
+
+def _counts(con: duckdb.DuckDBPyConnection) -> tuple:
+    return (quarterly_store.row_count(con), *con.execute(_COUNTS_SQL).fetchone())
 
 
 def _fingerprint(con: duckdb.DuckDBPyConnection, counts: tuple) -> tuple:
@@ -92,7 +100,7 @@ def _state(db: Path, con: duckdb.DuckDBPyConnection) -> tuple:
     """What changes with any new data, users or flags, without hashing the rows: the file's inode (a rebuilt
     demo city is a new file), the data tables' counts and imports, users and flag runs. Audit rows, logins
     and sessions leave it as it was, so the many small writes of a busy morning cost a few counts each."""
-    data = (con.execute(_COUNTS_SQL).fetchone(), _sample(con))
+    data = (_counts(con), _sample(con))
     return (db.stat().st_ino, data, *_rest(con))
 
 
@@ -180,6 +188,9 @@ def _take(db: Path, known: Snapshot | None) -> Snapshot:
         state = _state(db, con)
         if known is not None and known.state == state and known.path.exists():
             return replace(known, raw=raw, busy=False)  # only audit rows, logins or sessions were written
+        remembered = _remembered(db, state, raw)
+        if remembered is not None:
+            return remembered
         fingerprint = _fingerprint(con, state[1][0])  # the counts just read
         data = _digest(fingerprint)
         version = _version(data, state[2:])
@@ -196,7 +207,38 @@ def _take(db: Path, known: Snapshot | None) -> Snapshot:
     finally:
         con.close()
     _prune(db, keep=target)
-    return Snapshot(db, target, data, version, raw, fingerprint=fingerprint, state=state)
+    snap = Snapshot(db, target, data, version, raw, fingerprint=fingerprint, state=state)
+    _remember(snap)
+    return snap
+
+
+def _state_file(db: Path, state: tuple) -> Path:
+    return folder(db) / f"state-{_digest(state)}.json"
+
+
+def _remembered(db: Path, state: tuple, raw: tuple) -> Snapshot | None:
+    """The snapshot an earlier process took for this very state (a new process then skips the full hash)."""
+    try:
+        known = json.loads(_state_file(db, state).read_text(encoding="utf-8"))
+        path = folder(db) / f"{known['version']}.duckdb"
+        fingerprint = tuple(known["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not path.exists():
+        return None
+    return Snapshot(db, path, known["data_version"], known["version"], raw, fingerprint=fingerprint, state=state)
+
+
+def _remember(snap: Snapshot) -> None:
+    """Note which snapshot this state has, for the next process (written whole, then renamed)."""
+    path = _state_file(snap.source, snap.state)
+    text = json.dumps({"version": snap.version, "data_version": snap.data_version, "fingerprint": snap.fingerprint})
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, path)
+    except OSError:  # a read-only folder: the next process hashes again
+        partial.unlink(missing_ok=True)
 
 
 def _copy(db: Path, target: Path) -> None:
@@ -219,11 +261,19 @@ def _prune(db: Path, keep: Path) -> None:
         if instance is not None:
             instance.close()
         old.unlink(missing_ok=True)
+    kept = {p.stem for p in folder(db).glob("*.duckdb")}
+    for note in folder(db).glob("state-*.json"):
+        try:
+            stale = json.loads(note.read_text(encoding="utf-8")).get("version") not in kept
+        except (OSError, ValueError, AttributeError):
+            stale = True
+        if stale:
+            note.unlink(missing_ok=True)
 
 
-def reader(db: str | os.PathLike) -> duckdb.DuckDBPyConnection:
-    """A cursor on the latest snapshot's one read-only instance in this process (close it when done)."""
-    snap = current(db)
+def reader(db: str | os.PathLike, snap: Snapshot | None = None) -> duckdb.DuckDBPyConnection:
+    """A cursor on the latest snapshot's (or `snap`'s) one read-only instance in this process (close it when done)."""
+    snap = snap or current(db)
     with _LOCK:
         instance = _INSTANCES.get(snap.path)
         if instance is None:

@@ -110,6 +110,14 @@ def compare(measures: pl.DataFrame, measure: str, lane: str, open_flags: pl.Data
     return part.sort(["value", "unit"], descending=[True, False], nulls_last=True).select(COMPARE_COLUMNS)
 
 
+def top_and_marked(compared: pl.DataFrame, top: int, marked: frozenset[str], everything: bool = False) -> pl.DataFrame:
+    """The first `top` units of `compared` and every `marked` one (the viewer's own), in compared's order."""
+    if everything:
+        return compared
+    keep = (pl.int_range(pl.len()) < top) | pl.col("unit").is_in(sorted(marked))
+    return compared.filter(keep)
+
+
 PEOPLE_COLUMNS = ("person_id", "name", "place", "percentile", "lane", "section", "value", "goods")
 
 

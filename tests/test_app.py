@@ -422,6 +422,30 @@ def test_comparison_drills_down_to_a_units_people_with_profile_links(demo_db, mo
     assert any(unit in c.value for c in at.caption)
 
 
+def test_the_comparison_shows_the_strongest_units_that_fit_and_all_of_the_lane_on_asking(demo_db, monkeypatch):
+    from analytics import unit_compare
+    from analytics.dataset import load_dataset
+    from analytics.settings import load_settings
+
+    at = open_app(demo_db, monkeypatch, "pages/overview.py")  # the latest quarter, every unit
+    lane = at.selectbox(key="cmp_lane").value
+    bars = chart(at, "cmp_chart")["data"][0]["y"]
+    con = store.connect(demo_db, read_only=True)
+    try:
+        data = load_dataset(con, load_settings())
+    finally:
+        con.close()
+    year, quarter = data.quarterly.select("year", "quarter").sort("year", "quarter").row(-1)
+    measures = unit_compare.unit_measures(data, load_settings(), year, quarter)
+    whole = unit_compare.compare(measures, "good_share", lane)
+    assert 3 <= len(bars) < whole.height  # the lane has more units than the box shows
+    hidden = whole.height - len(bars)
+    assert any(f"另 {hidden} 个未列出" in c.value for c in at.caption)
+    at.toggle(key="compare_all").set_value(True).run()
+    no_exception(at)
+    assert len(chart(at, "cmp_chart")["data"][0]["y"]) == whole.height
+
+
 def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, monkeypatch, tmp_path):
     import shutil
     from datetime import datetime

@@ -137,3 +137,11 @@ def test_comparison_bars_mark_the_viewers_unit_and_write_values():
     assert list(bars.y) == ["甲", "★ 乙"] and list(bars.text) == ["60%", "40%"]
     assert bars.marker.color[1] == unit_charts.ACCENT and bars.marker.color[0] != unit_charts.ACCENT
     assert any("unit average 50%" in a.text for a in fig.layout.annotations)
+
+
+def test_the_comparison_keeps_the_strongest_that_fit_and_the_viewers_own_in_order():
+    compared = pl.DataFrame({"unit": [f"u{i}" for i in range(8)], "value": [8.0, 7, 6, 5, 4, 3, 2, 1]})
+    shown = unit_compare.top_and_marked(compared, 3, frozenset({"u6", "elsewhere"}))
+    assert shown["unit"].to_list() == ["u0", "u1", "u2", "u6"]
+    assert unit_compare.top_and_marked(compared, 3, frozenset(), everything=True).height == 8
+    assert unit_compare.top_and_marked(compared, 20, frozenset())["unit"].to_list() == compared["unit"].to_list()

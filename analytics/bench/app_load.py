@@ -191,10 +191,15 @@ def prepare_store(db: Path, folder: Path, users: int) -> tuple[Path, Path]:
 
 
 def compute_flags(db: Path, settings_file: Path) -> float:
-    """Store the flags once (what the app's background run does after an import), untimed by the page."""
+    """What the app's background run does after an import, untimed by the page: from a snapshot of the new
+    data, store the flags (and leave the dataset and the flags' snapshot ready for the next process)."""
+    from analytics import snapshots
+
     started = time.perf_counter()
+    source = snapshots.current(db).path
     subprocess.run([sys.executable, "-m", "analytics", "flags", "--refresh", "--quiet", "--db", str(db),
-                    "--settings", str(settings_file)], check=True, cwd=store.PROJECT_ROOT)  # fmt: skip
+                    "--from-snapshot", str(source), "--settings", str(settings_file)],
+                   check=True, cwd=store.PROJECT_ROOT)  # fmt: skip
     return time.perf_counter() - started
 
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from analytics import access, overview, snapshots, store
-from analytics.dataset import EVERYTHING, AssessmentData, Scope, frames, load_dataset
+from analytics import access, dataset_cache, overview, snapshots, store
+from analytics.dataset import EVERYTHING, AssessmentData, Scope, frames
 from analytics.settings import DEFAULT_SETTINGS_FILE, Settings, load_settings
 from pages._ui.state import NOTHING, SCOPE_KEY, filter_key
 
@@ -102,9 +102,10 @@ def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> Ass
         return frames()
     units, pseudonymise = scope_key
     scope = Scope(units=None if units is None else frozenset(units), pseudonymise=pseudonymise)
-    con = store.connect(path, read_only=True)
-    try:
-        data = load_dataset(con, _settings(settings_identity), scope)
+    snap = snapshot()
+    con = snapshots.reader(path, snap)
+    try:  # the snapshot's own version names what it holds (a newer one may have appeared since `identity`)
+        data = dataset_cache.load(con, path, snap.data_version, _settings(settings_identity), scope, wait=False)
     finally:
         con.close()
     # The overview's per-dataset summary, built with the data it summarises: filter changes then narrow it.

@@ -20,7 +20,7 @@ from pages._ui.session import current_user
 from pages._ui.state import selected_units
 from pages._ui.tables import show_table
 
-ALL_NEED, ALL_EXCELLENT = "need_all", "excellent_all"
+ALL_NEED, ALL_EXCELLENT, ALL_COMPARE = "need_all", "excellent_all", "compare_all"
 CMP_LANE, CMP_MEASURE, CMP_UNIT, CMP_CHART = "cmp_lane", "cmp_measure", "cmp_unit", "cmp_chart"
 NO_UNIT = ""  # the drill-down choice that shows the bars
 PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -183,14 +183,34 @@ def _compare(year: int, quarter: int, box: int) -> None:
         key=CMP_UNIT,
         label_visibility="collapsed",
     )
-    with st.container(height=box - 12, border=False):
-        if unit == NO_UNIT:
-            _bars(compared, measure, lane, highlight, box - 20)
-        else:
+    if unit != NO_UNIT:
+        with st.container(height=box - 12, border=False):
             _people(unit, period, lang_)
+        return
+    # A lane can hold hundreds of units: the strongest that fit, and the viewer's own, unless asked for all.
+    shown = unit_compare.top_and_marked(compared, _fits(box, 110), highlight, st.session_state.get(ALL_COMPARE, False))
+    hidden = compared.height - shown.height
+    note = (
+        tr(
+            f"{lane} · 前 {shown.height} 个；另 {hidden} 个未列出",
+            f"{lane} · top {shown.height}; {hidden} more not shown",
+        )
+        if hidden
+        else tr(f"{lane} · 共 {shown.height} 个单位", f"{lane} · {shown.height} units")
+    )
+    rule = tr(
+        "排序：按所选指标从高到低；本单位始终列出。",
+        "Order: highest on the measure first; your own units always shown.",
+    )
+    _toggle_row(note, ALL_COMPARE, compared.height, rule)
+    with st.container(height=box - 52, border=False):
+        _bars(shown, compared, measure, lane, highlight, box - 60)
 
 
-def _bars(compared: pl.DataFrame, measure: str, lane: str, highlight: frozenset[str], height: int) -> None:
+def _bars(
+    shown: pl.DataFrame, compared: pl.DataFrame, measure: str, lane: str, highlight: frozenset[str], height: int
+) -> None:
+    """Bars for `shown`; the viewer's place is told among every unit of the lane (`compared`)."""
     lang_ = lang()
     name, share = unit_compare.MEASURES[measure]
     mine = compared.filter(pl.col("unit").is_in(sorted(highlight)) & pl.col("rank").is_not_null())
@@ -206,13 +226,13 @@ def _bars(compared: pl.DataFrame, measure: str, lane: str, highlight: frozenset[
         height -= 34
     fig = figure(
         unit_charts.compare_bars,
-        compared,
+        shown,
         "",
         lang_,
         pick(name, lang_),
         share,
         highlight,
-        height=max(height, unit_charts.rows_height(compared.height, 60)),
+        height=max(height, unit_charts.rows_height(shown.height, 60)),
     )
     st.plotly_chart(
         fig, key=CMP_CHART, config=PLOT_CONFIG, width="stretch", on_select=_clicked, selection_mode="points"
