@@ -18,6 +18,7 @@ import streamlit as st
 
 from analytics import faults, store
 from pages import _ui as ui
+from pages._ui import warm
 
 # Many sessions in one process: reads from the store's latest snapshot, short writes to the store (analytics.store).
 store.share_connections()
@@ -25,6 +26,7 @@ store.share_connections()
 st.set_page_config(
     page_title="考核分析 · kaohe", page_icon=":material/fact_check:", layout="wide", initial_sidebar_state="expanded"
 )
+warm.start()  # once per process: the first page's libraries and data, while the first visitor logs in
 tr = ui.tr
 ui.lang()  # settle the language (from the browser's locale) before any label is drawn
 

@@ -44,25 +44,33 @@ if facts.users == 0:
     )
     st.code("python -m analytics users add admin --role admin --db <本应用的数据库文件>", language="bash")
 
+LOGIN_ERROR = "login_error"
+
+
+def _submit() -> None:
+    """The form's callback: the login is settled before the run it starts, so that run draws the page the
+    address names (a deep link with its parameters, else the role's first page) without drawing this form again."""
+    name, password = st.session_state.get("login_name"), st.session_state.get("login_password")
+    try:
+        ui.login(access.login(ui.store_path(), name or "", password or "", ui.settings()))
+    except UserError as exc:  # LoginRefused, or no session could be stored
+        st.session_state[LOGIN_ERROR] = str(exc)
+
+
 left, _ = st.columns([1, 1.4])
 with left:
     with st.form("login_form", enter_to_submit=True):
-        name = st.text_input(tr("用户名", "User name"), key="login_name", max_chars=100, autocomplete="username")
-        password = st.text_input(
+        st.text_input(tr("用户名", "User name"), key="login_name", max_chars=100, autocomplete="username")
+        st.text_input(
             tr("密码", "Password"),
             type="password",
             key="login_password",
             max_chars=200,
             autocomplete="current-password",
         )
-        submitted = st.form_submit_button(tr("登录", "Log in"), type="primary", icon=":material/login:")
-    if submitted:
-        try:
-            ui.login(access.login(ui.store_path(), name or "", password or "", ui.settings()))
-        except UserError as exc:  # LoginRefused, or no session could be stored
-            st.error(ui.safe(str(exc)), icon=":material/block:")
-        else:
-            st.rerun()  # the same address: a deep link's page opens with its parameters
+        st.form_submit_button(tr("登录", "Log in"), type="primary", icon=":material/login:", on_click=_submit)
+    if refused := st.session_state.pop(LOGIN_ERROR, None):
+        st.error(ui.safe(refused), icon=":material/block:")
     if ui.sso_configured():
         st.divider()
         if st.button(tr("单点登录", "Sign in with single sign-on"), icon=":material/key:", key="sso_login"):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+
+# The app's warm-up thread (pages/_ui/warm.py) is for a server's first visitor; AppTest runs many stores in one
+# process, so it stays off here and tests/test_app.py checks it on its own.
+os.environ.setdefault("KAOHE_WARM", "0")
 
 SAMPLES = Path(__file__).parent / "samples"
 

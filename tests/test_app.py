@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import auth, store
+from pages._ui.units import TAB_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -63,6 +64,12 @@ def open_app(db: Path, monkeypatch: pytest.MonkeyPatch, page: str | None = None,
     return at
 
 
+def open_tab(at: AppTest, label: str) -> AppTest:
+    """Switch the overview's unit tabs (only the open one is drawn), as a click on the tab does."""
+    at.session_state[TAB_KEY] = label
+    return at.run()
+
+
 def no_exception(at: AppTest) -> None:
     assert not at.exception, [e.message for e in at.exception]
 
@@ -98,7 +105,12 @@ def test_overview_shows_its_parts(demo_db, monkeypatch):
     for part in ("各季度等次结构", "各赛道前后两名", "最强预警"):
         assert part in text
     assert [t.label for t in at.tabs] == ["需关注单位（“好”）", "年度“优秀”", "单位对比"]
-    assert len(at.get("plotly_chart")) == 5  # grade mix, need heatmap, 优秀 against cap, comparison, flags by kind
+    assert len(at.get("plotly_chart")) == 3  # grade mix, need heatmap, flags by kind: only the open tab is drawn
+    assert chart(at, "heat") and "cmp_lane" not in [s.key for s in at.selectbox]
+    for tab, key in (("年度“优秀”", "excellent"), ("单位对比", "cmp_chart")):
+        open_tab(at, tab)
+        no_exception(at)
+        assert len(at.get("plotly_chart")) == 3 and chart(at, key)
     links = at.get("page_link")
     assert links and all("flag=" in link.proto.page or link.proto.query_string for link in links)
 
@@ -404,6 +416,7 @@ def test_overview_lists_units_most_in_need_first_with_their_values(demo_db, monk
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_comparison_drills_down_to_a_units_people_with_profile_links(demo_db, monkeypatch, lang):
     at = open_app(demo_db, monkeypatch, "pages/overview.py", lang=lang)
+    open_tab(at, "单位对比" if lang == "zh" else "Unit against unit")
     bars = chart(at, "cmp_chart")["data"][0]
     assert bars["orientation"] == "h" and all(t.endswith("%") for t in bars["text"])
     at.selectbox(key="cmp_measure").set_value("mean_score").run()
@@ -427,7 +440,7 @@ def test_the_comparison_shows_the_strongest_units_that_fit_and_all_of_the_lane_o
     from analytics.dataset import load_dataset
     from analytics.settings import load_settings
 
-    at = open_app(demo_db, monkeypatch, "pages/overview.py")  # the latest quarter, every unit
+    at = open_tab(open_app(demo_db, monkeypatch, "pages/overview.py"), "单位对比")  # the latest quarter, every unit
     lane = at.selectbox(key="cmp_lane").value
     bars = chart(at, "cmp_chart")["data"][0]["y"]
     con = store.connect(demo_db, read_only=True)
@@ -456,7 +469,7 @@ def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, mo
 
     db = tmp_path / "demo.duckdb"
     shutil.copy(demo_db, db)
-    admin = open_app(db, monkeypatch, "pages/overview.py")
+    admin = open_tab(open_app(db, monkeypatch, "pages/overview.py"), "单位对比")
     bars = chart(admin, "cmp_chart")["data"][0]
     unit, admin_rank = bars["customdata"][2][0], bars["customdata"][2][1]
     lane = admin.selectbox(key="cmp_lane").value
@@ -468,7 +481,25 @@ def test_a_head_sees_their_unit_marked_and_its_place_among_all_units(demo_db, mo
     head = open_app(db, monkeypatch, "pages/overview.py", user=user, login_at=datetime.now(), session_token=token)
     no_exception(head)
     assert chart(head, "heat")["data"][0]["y"] == [f"★ {unit}"]
+    open_tab(head, "单位对比")
     assert head.selectbox(key="cmp_lane").value == lane
     seen = chart(head, "cmp_chart")["data"][0]
     assert seen["y"] == [f"★ {unit}"] and seen["customdata"][0][1] == admin_rank  # ranked among every unit
     assert any(f"列第 {admin_rank} 位" in c.value for c in head.caption)
+
+
+def test_a_new_server_reads_the_whole_dataset_once_while_its_first_visitor_logs_in(demo_db, monkeypatch):
+    from pages._ui import cache, warm
+
+    monkeypatch.setenv("KAOHE_DB", str(demo_db))
+    cache.clear_caches()
+    reads = []
+    real = cache.dataset_cache.load
+    monkeypatch.setattr(cache.dataset_cache, "load", lambda *a, **k: reads.append(a[4]) or real(*a, **k))
+    assert warm.start() is None  # off in this suite (KAOHE_WARM=0): AppTest runs many stores in one process
+    thread = warm.start(force=True)
+    thread.join(120)
+    assert not thread.is_alive() and len(reads) == 1 and reads[0].units is None  # every unit, once
+    full = cache._dataset(cache.store_identity(), (None, False), cache._settings_identity())
+    assert len(reads) == 1 and full.quarterly.height > 1000  # the first session finds it read
+    cache.clear_caches()

@@ -29,3 +29,26 @@ def test_readme_names_every_settings_section():
 
 def test_readme_shows_the_two_commands():
     assert "make run" in README and "make test" in README
+
+
+def test_the_command_table_names_the_module_that_registers_each_command():
+    import importlib
+
+    from analytics import cli
+
+    registered = {}
+    for name in cli.modules():
+        parser = cli.argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        importlib.import_module(f"analytics.cli.{name}").register(sub)
+        registered |= dict.fromkeys(sub.choices, name)
+    assert registered == cli.COMMANDS
+
+
+def test_one_command_parses_with_its_module_alone():
+    from analytics import cli
+
+    args = cli.build_parser("import").parse_args(["import", "a.csv", "--db", "x.duckdb"])
+    assert args.command == "import" and args.func.__module__ == "analytics.cli.importing"
+    sub = next(a for a in cli.build_parser("import")._actions if a.dest == "command")
+    assert set(sub.choices) == {"import", "preview", "imports", "undo"}

@@ -101,6 +101,8 @@ def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> Ass
     if not path.exists():
         return frames()
     units, pseudonymise = scope_key
+    if units == ():  # a scope of no units (logged out): nothing to read, and no store query on the login page
+        return overview.prepare(frames())
     scope = Scope(units=None if units is None else frozenset(units), pseudonymise=pseudonymise)
     snap = snapshot()
     con = snapshots.reader(path, snap)
@@ -116,6 +118,13 @@ def _dataset(identity: tuple, scope_key: tuple, settings_identity: tuple) -> Ass
 def _filtered(identity: tuple, scope_key: tuple, settings_identity: tuple, filter_key: tuple) -> AssessmentData:
     units, lanes = filter_key
     return overview.restrict(_dataset(identity, scope_key, settings_identity), units=units, lanes=lanes)
+
+
+def warm() -> None:
+    """Read the whole store's dataset into the cache now (pages/_ui/warm.py): the first session that sees
+    every unit then finds it there."""
+    if snapshot() is not None:
+        _dataset(store_identity(), (None, False), _settings_identity())
 
 
 def full_data() -> AssessmentData:

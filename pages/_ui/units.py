@@ -40,21 +40,32 @@ def _fits(box: int, extra: int) -> int:
     return max((box - extra) // unit_charts.ROW, 3)
 
 
+TAB_KEY = "overview_tab"
+
+
 def need_tabs(year: int, quarter: int, flags: pl.DataFrame, box: int) -> None:
-    """The three tabs; `flags` are the sidebar's (with review status), `box` the height each view may fill."""
+    """The three tabs; `flags` are the sidebar's (with review status), `box` the height each view may fill.
+
+    Only the open tab is computed and drawn (switching tabs reruns the page): the hidden two were a third of
+    a cold overview's time and most of its browser nodes."""
     need, excellent, compare = st.tabs(
         [
             tr("需关注单位（“好”）", "Units to look at (好)"),
             tr("年度“优秀”", "Annual 优秀"),
             tr("单位对比", "Unit against unit"),
-        ]
+        ],
+        key=TAB_KEY,
+        on_change="rerun",
     )
-    with need:
-        _need(year, quarter, flags, box)
-    with excellent:
-        _excellent(year, box)
-    with compare:
-        _compare(year, quarter, box)
+    if need.open:
+        with need:
+            _need(year, quarter, flags, box)
+    if excellent.open:
+        with excellent:
+            _excellent(year, box)
+    if compare.open:
+        with compare:
+            _compare(year, quarter, box)
 
 
 def _toggle_row(note: str, key: str, total: int, rule: str) -> bool:
