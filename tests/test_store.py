@@ -130,6 +130,16 @@ def test_a_snapshot_is_taken_once_per_version_not_per_audit_row(shared, city):
     assert len(list(snapshots.folder(city).glob("*.duckdb"))) <= snapshots.KEEP
 
 
+def test_readers_holding_a_snapshot_do_not_queue_behind_another_sessions_check(shared, city):
+    first = snapshots.current(city)
+    access.record(city, "head", "export", "x.csv")  # the file changed: the next read checks the store again
+    check = snapshots._REFRESH[str(city.resolve())]
+    with check:  # another session's check is under way
+        assert snapshots.current(city) is first  # served at once, not after that check
+    again = snapshots.current(city)  # the check, now: an audit row is no new version
+    assert again.path == first.path and again.raw != first.raw
+
+
 def test_cli_writers_wait_for_the_lock_instead_of_failing(city):
     child = hold_lock(city)
     threading.Timer(0.5, let_go, args=(child,)).start()
