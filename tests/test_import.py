@@ -541,3 +541,15 @@ def test_wide_rows_melt_in_row_then_quarter_order_with_gaps(tmp_db):
     assert result.rows == 4
     got = table(tmp_db, "quarterly").select("person_id", "quarter", "grade", "source_row").rows()
     assert got == [("C1", 2, "好", 2), ("C1", 4, "一般", 2), ("C2", 1, "较好", 3), ("C2", 3, "较差", 3)]
+
+
+def test_the_leftmost_filled_column_is_found_past_a_title_further_right():
+    from analytics.importer.sheets import _first_value_column
+
+    xml = (
+        b'<row r="1"><c r="A1" s="3"/><c r="C1" t="s"><v>0</v></c></row>'  # a styled empty A1, the title at C1
+        b'<row r="3"><c r="A3" s="1"/><c r="B3" t="inlineStr"><is><t>x</t></is></c><c r="D3"><v>1</v></c></row>'
+    )
+    assert _first_value_column(xml) == 1  # column B, though the first value sits in C
+    assert _first_value_column(b'<row r="1"><c r="AB1"><v>1</v></c></row>') == 27
+    assert _first_value_column(b'<row r="1"><c r="A1" s="2"/></row>') == 0  # nothing filled
