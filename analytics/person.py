@@ -19,14 +19,19 @@ from analytics.vocab import GOOD, GRADE_POINTS
 INFO_FIELDS = ("name", "unit", "unit_type", "section", "position_level", "rank", "staff_type", "lane")
 
 
-def directory(data: AssessmentData) -> pl.DataFrame:
-    """Everyone on record, once: person_id, name, unit (latest), sorted by unit then name."""
+def directory(data: AssessmentData, among: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """Everyone on record (or the people `among`: a page naming a few), once: person_id, name, unit (latest),
+    sorted by unit then name."""
+    quarterly, annual = data.quarterly, data.annual
+    if among is not None:
+        quarterly = quarterly.filter(pl.col("person_id").is_in(among))
+        annual = annual.filter(pl.col("person_id").is_in(among))
     people = pl.concat(
         [
-            data.quarterly.select(
+            quarterly.select(
                 "person_id", "name", "unit", pl.col("year").cast(pl.Int64), pl.col("quarter").cast(pl.Int64)
             ),
-            data.annual.select(
+            annual.select(
                 "person_id", "name", "unit", pl.col("year").cast(pl.Int64), pl.lit(5, pl.Int64).alias("quarter")
             ),
         ]

@@ -8,6 +8,7 @@ link to their evidence on the Flags page.
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from analytics import charts, flag_review, i18n, overview, person, person_flags, rankings
@@ -93,6 +94,8 @@ with lanes_col:
 with warn_col:
     st.markdown(tr("**最强预警**", "**Strongest warnings**"))
     top = overview.strongest(flags, k=6)
+    named = tuple(sorted(set(top.filter(pl.col("subject_type") == "person")["subject"].to_list())))
+    people = ui.call(person.directory, ui.FULL, among=named)  # the few people named here, not everyone
     box = st.container(height=250, border=False)
     if top.height == 0:
         box.success(tr("当前筛选范围内没有预警。", "No warnings within the current filters."))
@@ -100,7 +103,7 @@ with warn_col:
         kind = i18n.kind_label(row["kind"], lang)
         text = row["evidence_en"] if lang == "en" else row["evidence_zh"]
         with box.container(border=True):
-            who = person_flags.subject_words(row, ui.call(person.directory, ui.FULL))
+            who = person_flags.subject_words(row, people)
             st.page_link(
                 ui.PAGES["flags"],
                 label=f"{kind} · {ui.safe(who)} · {tr('强度', 'severity')} {row['severity']:.2f}",

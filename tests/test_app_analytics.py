@@ -285,7 +285,10 @@ def test_person_timeline_percentile_and_reviewers():
     who = person.reviewers(DATA, "a2")
     assert who.row(0, named=True)["quarters"] == 2 and who.row(0, named=True)["good_count"] == 1
     assert person.info(DATA, "a1")["unit"] == "A"
-    assert person.directory(DATA).height == 7
+    everyone = person.directory(DATA)
+    assert everyone.height == 7
+    few = person.directory(DATA, among=("a1", "b0", "nobody"))
+    assert few.equals(everyone.filter(pl.col("person_id").is_in(["a1", "b0"])))  # the same rows, order kept
     assert person.form_years(DATA, "a1") == [2024]
 
 
