@@ -41,7 +41,7 @@ def graded_frame(quarterly: pl.DataFrame, columns: tuple[str, ...] = COLUMNS) ->
     )
 
 
-def unit_main_lane(graded: pl.DataFrame) -> pl.DataFrame:
+def unit_main_lane(graded: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """unit -> lane holding most of its graded person-quarters (ties: first lane by name)."""
     # The streaming engine counts in batches (the in-memory group-by of two string keys held millions of rows'
     # hashes at once); the sort below fixes the order.
@@ -50,6 +50,19 @@ def unit_main_lane(graded: pl.DataFrame) -> pl.DataFrame:
         counts.sort(["unit", "len", "lane"], descending=[False, True, False], nulls_last=True)
         .group_by("unit", maintain_order=True)
         .agg(pl.col("lane").first())
+    )
+
+
+def people_per(graded: pl.DataFrame | pl.LazyFrame, keys: list[str | pl.Expr]) -> pl.DataFrame:
+    """Distinct people (person_id, a missing one counted once, as n_unique counts it) per `keys`.
+
+    Counted as the (keys, person) pairs, then the pairs per key, in batches: n_unique in a streaming group-by
+    kept a set of names per group and took twice the memory at province scale."""
+    pairs = graded.lazy().group_by(*keys, "person_id").agg()
+    return (
+        pairs.group_by(*(k if isinstance(k, str) else k.meta.output_name() for k in keys))
+        .agg(people=pl.len())
+        .collect(engine="streaming")
     )
 
 

@@ -28,11 +28,12 @@ from scipy.stats import norm
 
 from analytics.dataset import AssessmentData
 from analytics.detectors._unit_stats import (
-    graded_rows,
+    graded_frame,
     num,
     ordered,
     p_text,
     pct,
+    people_per,
     period_of,
     robust_lane_z,
     stats_json,
@@ -54,14 +55,20 @@ def _xlogx(expr: pl.Expr) -> pl.Expr:
 WHOLE = "all"  # the window label of the whole period; years are '2025'
 
 
-def _quarters(graded: pl.DataFrame) -> pl.DataFrame:
-    """Per unit and quarter: graded, the count of each grade, the sums of grade points and of their squares."""
+def _quarters(graded: pl.LazyFrame) -> pl.DataFrame:
+    """Per unit and quarter: graded, the count of each grade, the sums of grade points and of their squares.
+
+    Counted in batches (streaming): the sums are of whole numbers, so they come out the same in any order."""
     points = pl.col("points").cast(pl.Float64)
-    return graded.group_by("unit", "t").agg(
-        n=pl.len(),
-        s1=points.sum(),
-        s2=(points * points).sum(),
-        **{s: (pl.col("grade") == g).sum() for s, g in zip(SHARES, GRADED, strict=True)},
+    return (
+        graded.group_by("unit", "t")
+        .agg(
+            n=pl.len(),
+            s1=points.sum(),
+            s2=(points * points).sum(),
+            **{s: (pl.col("grade") == g).sum() for s, g in zip(SHARES, GRADED, strict=True)},
+        )
+        .collect(engine="streaming")
     )
 
 
@@ -73,13 +80,12 @@ def _windows(quarters: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _people(graded: pl.DataFrame) -> pl.DataFrame:
+def _people(graded: pl.LazyFrame) -> pl.DataFrame:
     """Per unit and window: the distinct people graded."""
-    people = pl.col("person_id").n_unique().alias("people")
     return pl.concat(
         [
-            graded.group_by("unit").agg(people).with_columns(window=pl.lit(WHOLE)),
-            graded.group_by("unit", window=(pl.col("t") // 4).cast(pl.Utf8)).agg(people),
+            people_per(graded, ["unit"]).with_columns(window=pl.lit(WHOLE)),
+            people_per(graded, ["unit", (pl.col("t") // 4).cast(pl.Utf8).alias("window")]),
         ],
         how="diagonal",
     )
@@ -222,8 +228,9 @@ def tested_windows(data: AssessmentData, settings: Settings) -> pl.DataFrame:
     """Every unit and window with its grade mix, eligibility and the lane test (_spread_test); empty without grades.
 
     The flags and their evidence charts (analytics.comparisons) both read this, so they show the same test."""
-    graded = graded_rows(data.quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade"))
-    if graded.height == 0:
+    # A lazy frame, aggregated in batches by each part: the graded rows are never held at once.
+    graded = graded_frame(data.quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade"))
+    if graded.select(pl.len()).collect().item() == 0:
         return pl.DataFrame()
     lc = settings.leniency
     windows = _windows(_quarters(graded))

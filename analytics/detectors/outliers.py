@@ -26,7 +26,7 @@ from sklearn.ensemble import IsolationForest
 from analytics.dataset import AssessmentData
 from analytics.detectors._unit_stats import (
     NEGATIVE_OUTCOMES,
-    graded_rows,
+    graded_frame,
     num,
     ordered,
     period_of,
@@ -59,15 +59,21 @@ LN4 = float(np.log(4.0))
 
 def unit_quarter_features(data: AssessmentData, settings: Settings) -> pl.DataFrame:
     """One row per unit and quarter: unit, lane, t, n and the FEATURES columns (raw, not standardised)."""
-    graded = graded_rows(data.quarterly)
+    # Lazy, of the columns read only: the group-by reads them from the quarterly rows without a copy of every
+    # graded row. In memory, not streaming: the means and spreads of scores must add up in the same order each run.
+    graded = graded_frame(data.quarterly, ("unit", "lane", "year", "quarter", "grade", "score"))
     shares = {name: (pl.col("grade") == grade).mean() for name, grade in GRADE_SHARES.items()}
-    per = graded.group_by("unit", "t").agg(
-        n=pl.len(),
-        good=(pl.col("grade") == GOOD).sum(),
-        points=pl.col("points").cast(pl.Float64).mean(),
-        score_mean=pl.col("score").cast(pl.Float64).mean(),
-        score_sd=pl.col("score").cast(pl.Float64).std(),
-        **shares,
+    per = (
+        graded.group_by("unit", "t")
+        .agg(
+            n=pl.len(),
+            good=(pl.col("grade") == GOOD).sum(),
+            points=pl.col("points").cast(pl.Float64).mean(),
+            score_mean=pl.col("score").cast(pl.Float64).mean(),
+            score_sd=pl.col("score").cast(pl.Float64).std(),
+            **shares,
+        )
+        .collect()
     )
     xlogx = [pl.when(pl.col(c) > 0).then(pl.col(c) * pl.col(c).log()).otherwise(0.0) for c in GRADE_SHARES]
     quota = pl.max_horizontal(

@@ -21,11 +21,12 @@ from scipy.stats import betabinom
 from analytics.dataset import AssessmentData
 from analytics.detectors._unit_stats import (
     NEGATIVE_OUTCOMES,
-    graded_rows,
+    graded_frame,
     lane_beta_binomial,
     num,
     ordered,
     p_text,
+    people_per,
     period_of,
     stats_json,
     unit_main_lane,
@@ -51,15 +52,20 @@ def _negative_outcomes(outcomes: pl.DataFrame, spans: pl.DataFrame) -> pl.DataFr
 
 def unit_negatives(data: AssessmentData) -> pl.DataFrame:
     """Per unit: people, quarters, N graded person-quarters, negative grades and outcomes, main lane."""
-    graded = graded_rows(data.quarterly)
-    units = graded.group_by("unit").agg(
-        people=pl.col("person_id").n_unique(),
-        quarters=pl.col("t").n_unique(),
-        N=pl.len(),
-        neg_grades=pl.col("is_negative").sum(),
-        t_from=pl.col("t").min(),
-        t_to=pl.col("t").max(),
+    # Counted from a lazy frame of the columns read, in batches: the graded rows are never held at once.
+    graded = graded_frame(data.quarterly, ("person_id", "unit", "lane", "year", "quarter", "grade"))
+    units = (
+        graded.group_by("unit")
+        .agg(
+            quarters=pl.col("t").n_unique(),
+            N=pl.len(),
+            neg_grades=pl.col("is_negative").sum(),
+            t_from=pl.col("t").min(),
+            t_to=pl.col("t").max(),
+        )
+        .collect(engine="streaming")
     )
+    units = units.join(people_per(graded, ["unit"]), on="unit").select("unit", "people", pl.exclude("unit", "people"))
     return (
         units.join(_negative_outcomes(data.outcomes, units), on="unit", how="left")
         .join(unit_main_lane(graded), on="unit", how="left")

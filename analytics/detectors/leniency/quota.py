@@ -17,7 +17,7 @@ from scipy.stats import betabinom
 
 from analytics.dataset import AssessmentData
 from analytics.detectors._unit_stats import (
-    graded_rows,
+    graded_frame,
     lane_beta_binomial,
     ordered,
     p_text,
@@ -41,7 +41,7 @@ def good_quota(n: pl.Expr, cap: float | pl.Expr, floor_quota: int) -> pl.Expr:
     return pl.max_horizontal((n * cap + 1e-9).floor().cast(pl.Int64), pl.lit(floor_quota, dtype=pl.Int64))
 
 
-def quarter_quotas(graded: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+def quarter_quotas(graded: pl.DataFrame | pl.LazyFrame, settings: Settings) -> pl.DataFrame:
     """Per unit and quarter: n graded, k given 好, the cap (the unit's own where [quota.unit_caps] sets one), the
     quota, the share of 好 and whether it went over the quota."""
     return (
@@ -243,7 +243,8 @@ class QuotaDetector:
     name_en = "Grade shares over the cap"
 
     def detect(self, data: AssessmentData, settings: Settings, seed: int = 0) -> pl.DataFrame:
-        graded = graded_rows(data.quarterly, ("unit", "lane", "year", "quarter", "grade"))
+        # Lazy: both counts read the quarterly rows in batches, without a copy of the graded ones.
+        graded = graded_frame(data.quarterly, ("unit", "lane", "year", "quarter", "grade"))
         quarterly = unit_quota_totals(quarter_quotas(graded, settings)).join(
             unit_main_lane(graded), on="unit", how="left"
         )

@@ -48,9 +48,9 @@ class Scopes:
         return np.array([int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little") for t in text], np.uint64)
 
 
-def _base(quarterly: pl.DataFrame) -> pl.DataFrame:
+def _base(quarterly: pl.DataFrame) -> pl.LazyFrame:
     cols = ["person_id", "unit", "section", "lane", "year", "quarter", "grade"]
-    q = quarterly.select([pl.col(c) if c in quarterly.columns else pl.lit(None).alias(c) for c in cols])
+    q = quarterly.lazy().select([pl.col(c) if c in quarterly.columns else pl.lit(None).alias(c) for c in cols])
     return q.filter(
         pl.col("unit").is_not_null()
         & pl.col("person_id").is_not_null()
@@ -66,25 +66,37 @@ def _base(quarterly: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _place(names: pl.Series, column: str) -> pl.Expr:
+    """Each row's place among the sorted distinct `names` of `column` (null stays null)."""
+    return pl.when(pl.col(column).is_not_null()).then(pl.lit(names).search_sorted(pl.col(column)).cast(pl.Int32))
+
+
 def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None = None) -> Scopes | None:
     """Integer-coded cells of every scope (or of one unit's scopes); None when there is nothing to test."""
     q = _base(quarterly)
     if unit is not None:
         q = q.filter(pl.col("unit") == unit)
-    if q.height == 0:
+    # Names to integer codes once, their places among the sorted names (so codes sort as the names do); everything
+    # after is numpy and group-bys on integers. The rows' names are only read, never copied: joining the rows to
+    # the names copied every row's columns twice over and was most of the detector's memory at province scale.
+    names = {
+        c: q.select(pl.col(c).drop_nulls().unique().sort()).collect(engine="streaming").to_series()
+        for c in ("unit", "person_id", "section", "lane")
+    }
+    coded = q.select(
+        *(
+            _place(names[c], c).alias(a)
+            for c, a in (("unit", "u"), ("person_id", "p"), ("section", "sc"), ("lane", "lc"))
+        ),
+        "period",
+        "code",
+    ).collect()
+    if coded.height == 0:
         return None
-    first_year = int(q["period"].min()) // 4
-    n_years = int(q["period"].max()) // 4 - first_year + 1
+    first_year = int(coded["period"].min()) // 4
+    n_years = int(coded["period"].max()) // 4 - first_year + 1
     quarters = 4 * n_years
-    # Names to integer codes once, by joins on small tables; everything after is numpy on integers.
-    units = q.select("unit").unique().sort("unit").with_row_index("u")
-    people = q.select("person_id").unique().sort("person_id").with_row_index("p")
-    coded = (
-        q.join(units, on="unit")
-        .join(people, on="person_id")
-        .select(pl.col("u").cast(pl.Int32), pl.col("p").cast(pl.Int32), "section", "lane", "period", "code")
-    )
-    del q
+    units, people = names["unit"].to_frame(), names["person_id"].to_frame()
     u = coded["u"].to_numpy().astype(np.int64)
     p = coded["p"].to_numpy().astype(np.int64)
     time = coded["period"].to_numpy().astype(np.int64) - 4 * first_year
@@ -95,16 +107,16 @@ def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None =
     keep = order[np.concatenate([[True], cell[order][1:] != cell[order][:-1]])]
     coded, u, p, time, code = coded[keep], u[keep], p[keep], time[keep], code[keep]
     sections = (
-        coded.filter(pl.col("section").is_not_null())
-        .group_by("u", "section")
+        coded.filter(pl.col("sc").is_not_null())
+        .group_by("u", "sc")
         .agg(pl.col("p").n_unique().alias("people"))
         .join(coded.group_by("u").agg(pl.col("p").n_unique().alias("unit_people")), on="u")
         .filter((pl.col("people") >= min_people) & (pl.col("people") < pl.col("unit_people")))
-        .sort("u", "section")
+        .sort("u", "sc")
         .with_row_index("s")
     )
-    in_section = coded.select("u", "section").join(
-        sections.select("u", "section", "s"), on=["u", "section"], how="left", maintain_order="left"
+    in_section = coded.select("u", "sc").join(
+        sections.select("u", "sc", "s"), on=["u", "sc"], how="left", maintain_order="left"
     )["s"]
     own = in_section.is_not_null().to_numpy()
     n_units = units.height
@@ -122,20 +134,20 @@ def cells_of_scopes(quarterly: pl.DataFrame, min_people: int, unit: str | None =
     run = np.cumsum(new_person) - 1
     slot = run - run[offsets[:-1]][scope]
     n_slots = np.diff(np.concatenate([run[offsets[:-1]], [run[-1] + 1]]))
-    lanes = (
-        coded.group_by("u", "lane")
+    lane_codes = (
+        coded.group_by("u", "lc")
         .len()
-        .sort(["u", "len", "lane"], descending=[False, True, False], nulls_last=True)
+        .sort(["u", "len", "lc"], descending=[False, True, False], nulls_last=True)
         .group_by("u", maintain_order=True)
-        .agg(pl.col("lane").first())
-        .sort("u")["lane"]
-        .to_list()
+        .agg(pl.col("lc").first())
+        .sort("u")["lc"]
     )
+    lanes = names["lane"].gather(lane_codes).to_list()
     unit_names = units["unit"].to_list()
     sec_unit = sections["u"].to_numpy()
     return Scopes(
         unit=unit_names + [unit_names[i] for i in sec_unit],
-        section=[None] * n_units + sections["section"].to_list(),
+        section=[None] * n_units + names["section"].gather(sections["sc"]).to_list(),
         lane=lanes + [lanes[i] for i in sec_unit],
         n_slots=n_slots.astype(np.int64),
         slot=slot.astype(np.int32),
