@@ -251,6 +251,10 @@ def _collapse_ticks(body: pl.DataFrame, headers: list[str]):
         if TICK_SEP in h:
             parent, option = h.split(TICK_SEP, 1)
             groups.setdefault(parent, []).append((h, option))
+    # A parent that is also a column of its own (`等次`, and `等次` over a stray `好` below it) is no tick set:
+    # those columns stay as they are, never a second column of the same name.
+    for plain in set(headers) & set(groups):
+        del groups[plain]
     if not groups:
         return body, headers, []
     notes = []
@@ -267,8 +271,8 @@ def _collapse_ticks(body: pl.DataFrame, headers: list[str]):
         )  # fmt: skip
     out, placed = [], set()
     for h in headers:
-        if TICK_SEP in h:
-            parent = h.split(TICK_SEP, 1)[0]
+        parent = h.split(TICK_SEP, 1)[0]
+        if TICK_SEP in h and parent in groups:
             if parent not in placed:
                 out.append(parent)
                 placed.add(parent)
