@@ -227,6 +227,21 @@ def _units_over_quota(now: pl.DataFrame, settings: Settings) -> int:
     return counts.filter(pl.col("good") > good_quota(pl.col("n"), settings)).height
 
 
+def _per_quarter(cells: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The cells' `columns` added up per quarter (year, quarter, then the sums), oldest first.
+
+    The cells come in quarter order (_cells sorts them, narrowing keeps the order): added up in sorted
+    stretches of one integer, not hashed.
+    """
+    at = (pl.col("year") * 4 + pl.col("quarter") - 1).alias("_at")
+    found = cells.select(at, *columns).filter(pl.col("_at").is_not_null())
+    if found["_at"].is_sorted():
+        found = found.with_columns(pl.col("_at").set_sorted())
+    sums = found.group_by("_at").agg(pl.col(c).sum() for c in columns).sort("_at")
+    year, quarter = (pl.col("_at") // 4).cast(pl.Int32), (pl.col("_at") % 4 + 1).cast(pl.Int32)
+    return sums.select(year.alias("year"), quarter.alias("quarter"), *columns)
+
+
 def _quarter_cells(summary: _Summary, year: int, quarter: int) -> pl.DataFrame:
     return summary.cells.filter((pl.col("year") == year) & (pl.col("quarter") == quarter))
 
@@ -335,12 +350,8 @@ def headline(data: AssessmentData, settings: Settings, year: int, quarter: int) 
 def grade_mix(data: AssessmentData, last: int | None = None) -> pl.DataFrame:
     """Count and share of each grade per quarter (every grade listed, zeros included), oldest first."""
     summary = _summary(data)
-    if summary is not None:  # the cells' grade counts per quarter, grouped on the numbers
-        q = (
-            summary.cells.group_by("year", "quarter")
-            .agg(pl.col(g).sum() for g in QUARTERLY_GRADES)
-            .filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
-        )
+    if summary is not None:  # the cells' grade counts added up per quarter
+        q = _per_quarter(summary.cells, QUARTERLY_GRADES)
     else:
         q = data.quarterly.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     if q.height == 0:
@@ -491,7 +502,9 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
     # Only places with fewer than k shown before (a rank up to the lane's k-th smallest) or after (from its
     # k-th largest) can be listed: those rows are picked first, a few per lane, so the grouping below runs on
     # them and not on the whole lane ranking. Worked out on the lane (as an integer code) and rank alone.
-    places = ranked.select(pl.col("lane").cast(pl.Categorical).to_physical().alias("_lane"), place.alias("_place"))
+    # A lane as an integer: its stretch in a ranking sorted by lane (as rank_people's is), else its category code.
+    lane = pl.col("lane").rle_id() if ranked["lane"].is_sorted() else pl.col("lane").cast(pl.Categorical).to_physical()
+    places = ranked.select(lane.alias("_lane"), place.alias("_place"))
     ranked_only = pl.col("_place").drop_nulls()
     top, bottom = ranked_only.bottom_k(k).max().over("_lane"), ranked_only.top_k(k).min().over("_lane")
     keep = places.select(pl.col("_place").is_not_null() & ((pl.col("_place") <= top) | (pl.col("_place") >= bottom)))

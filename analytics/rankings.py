@@ -29,7 +29,6 @@ import polars as pl
 
 from analytics import frame_memo
 from analytics.errors import UserError
-from analytics.fair_score import estimate_leniency
 from analytics.lanes import UNASSIGNED, pool_small_lanes
 from analytics.settings import IndexWeights, Settings
 from analytics.vocab import GOOD, GRADE_POINTS, period_index, period_label
@@ -72,6 +71,8 @@ class Window:
         return Window(first, last, _label(first, last))
 
     def rows(self, quarterly: pl.DataFrame) -> pl.DataFrame:
+        if self.first == self.last:  # one quarter: compared as it is, no index worked out for every row
+            return quarterly.filter((pl.col("year") == self.first // 4) & (pl.col("quarter") == self.first % 4 + 1))
         idx = pl.col("year") * 4 + pl.col("quarter") - 1
         return quarterly.filter(idx.is_between(self.first, self.last))
 
@@ -91,10 +92,10 @@ def select_window(
         raise UserError("give either a year or a period/window, not both")
     if window is not None and window < 1:
         raise UserError(f"--window must be at least 1 quarter, got {window}")
-    present = quarterly.select((pl.col("year") * 4 + pl.col("quarter") - 1).alias("i")).drop_nulls()["i"]
-    if present.len() == 0:
+    present = (pl.col("year") * 4 + pl.col("quarter") - 1).alias("i")  # worked out once for both ends
+    lo, hi = quarterly.lazy().select(present.min(), present.max().alias("hi")).collect().row(0)
+    if lo is None:
         raise UserError("no quarterly results in the store: import some, or build the demo city")
-    lo, hi = int(present.min()), int(present.max())
     if year is not None:
         win = Window(period_index(year, 1), period_index(year, 4), str(year))
     else:
@@ -138,16 +139,26 @@ def _index_value(index: IndexWeights) -> pl.Expr:
     return pl.sum_horizontal(_sub_score(k) * w for k, w in index.weights.items()).alias("_index")
 
 
+def _grade_points() -> pl.Expr:
+    """好 4 … 较差 1, else empty: compared with each grade (cheaper than looking each row's grade up)."""
+    grade, ((first, points), *rest) = pl.col("grade"), GRADE_POINTS.items()
+    chain = pl.when(grade == first).then(pl.lit(float(points)))
+    for name, points in rest:
+        chain = chain.when(grade == name).then(pl.lit(float(points)))
+    return chain.otherwise(pl.lit(None, pl.Float64))
+
+
 def _yardsticks(
     quarterly: pl.DataFrame, by: str, settings: Settings, index: IndexWeights | None, fair_optional: bool = False
 ) -> pl.DataFrame:
     """Per person-quarter: grade points, score, and the index or fair score where asked (or where possible)."""
-    graded = pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64)
-    out = quarterly.with_columns(graded.alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
+    out = quarterly.with_columns(_grade_points().alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
     if by == "index":
         complete = pl.all_horizontal(_sub_score(k).is_not_null() for k in index.weights)
         out = out.with_columns(pl.when(complete).then(_index_value(index)).alias("_index"))
     if by == "fair" or (fair_optional and quarterly["score"].null_count() < quarterly.height):
+        from analytics.fair_score import estimate_leniency  # its model's imports only where fair scores are asked
+
         fit = estimate_leniency(quarterly, settings, level="reviewer")
         if by == "fair" and not fit.has_fair_scores:
             raise UserError(f"fair scores need scores that predict grades. {fit.note}")
@@ -225,7 +236,9 @@ def _people_as_rows(rows: pl.DataFrame, by: str) -> pl.DataFrame:
 def _value(people: pl.DataFrame, by: str, index: IndexWeights | None) -> pl.DataFrame:
     if by == "score":
         # Scores rank where they exist; a lane with none at all is ranked on grade points instead.
-        none_scored = ~pl.col("_has_score").any().over("_lane")
+        lanes = people["_lane"].to_numpy()
+        scored = np.bincount(lanes, weights=people["_has_score"].to_numpy(), minlength=lanes.max() + 1) > 0
+        none_scored = pl.lit(pl.Series(~scored).gather(people["_lane"]))
         return people.with_columns(
             pl.when(none_scored).then(pl.col("grade_points")).otherwise(pl.col("mean_score")).alias("value"),
             pl.when(none_scored)
@@ -280,34 +293,31 @@ def _places(people: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
     )
     # Few lanes, small integers: numpy's stable sort of them is far quicker than a general one.
     order = by_value.gather(np.argsort(people["_lane"].gather(by_value).to_numpy(), kind="stable"))
-    pos = pl.int_range(pl.len(), dtype=pl.UInt32)
-    lane_starts = pl.col("_lane").ne_missing(pl.col("_lane").shift(1))
-    run_starts = lane_starts | pl.col("value").ne_missing(pl.col("value").shift(1))
-    ranked = pl.col("value").is_not_null()
-    first, last = pl.col("_first"), pl.col("_last")
-    lane_first = pl.when(lane_starts).then(pos).forward_fill()
-    lane_last = pl.when(lane_starts.shift(-1, fill_value=True)).then(pos).backward_fill()
+    # In that order each lane is one stretch, its ranked people first: where it starts and how many it holds.
+    lanes = people["_lane"].to_numpy()
+    size = np.bincount(lanes)
+    ranked_size = np.bincount(lanes, weights=people["value"].is_not_null().to_numpy(), minlength=size.size)
+    lane_first = pl.Series(np.concatenate([[0], np.cumsum(size)[:-1]]), dtype=pl.UInt32)
+    lane = pl.col("_lane")
+    pos, ranked = pl.int_range(pl.len(), dtype=pl.UInt32), pl.col("value").is_not_null()
+    run_starts = lane.ne_missing(lane.shift(1)) | pl.col("value").ne_missing(pl.col("value").shift(1))
+    first, run_first, run_last = pl.col("_first"), pl.col("_run_first"), pl.col("_run_last")
     places = (
         people.select(pl.col("_lane", "value").gather(order))
         .with_columns(
-            lane_first.alias("_first"),
-            (lane_last - lane_first + 1).alias("n_in_lane"),
+            pl.lit(lane_first).gather(lane).alias("_first"),
+            pl.lit(pl.Series(size, dtype=pl.UInt32)).gather(lane).alias("n_in_lane"),
+            pl.lit(pl.Series(ranked_size, dtype=pl.UInt32)).gather(lane).alias("n_ranked"),
             pl.when(run_starts).then(pos).forward_fill().alias("_run_first"),
             pl.when(run_starts.shift(-1, fill_value=True)).then(pos).backward_fill().alias("_run_last"),
-            ranked.cast(pl.UInt32).cum_sum().alias("_so_far"),
-            lane_last.alias("_last"),
         )
         .with_columns(
-            pl.when(ranked).then(pl.col("_run_first") - first + 1).alias("rank"),
-            pl.when(ranked).then(pl.col("_run_last") - pl.col("_run_first") + 1).alias("tied"),
-            # Ranked people come first in each lane: those ranked up to its last row, less those before it.
-            (
-                pl.col("_so_far").gather(last) - pl.col("_so_far").gather(first) + ranked.gather(first).cast(pl.UInt32)
-            ).alias("n_ranked"),
+            pl.when(ranked).then(run_first - first + 1).alias("rank"),
+            pl.when(ranked).then(run_last - run_first + 1).alias("tied"),
         )
     )
     n = pl.col("n_ranked")
-    average = (pl.col("rank") + (pl.col("_run_last") - first + 1)) / 2
+    average = (pl.col("rank") + (run_last - first + 1)) / 2
     percentile = pl.when(n > 1).then(100.0 * (n - average) / (n - 1)).when(ranked).then(100.0)
     return order, places.select("rank", "tied", percentile.alias("percentile"), "n_in_lane", "n_ranked")
 

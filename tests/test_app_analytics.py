@@ -125,6 +125,10 @@ def test_lane_extremes_marks_top_and_bottom():
     assert out.filter(pl.col("lane") == "L")["position"].to_list() == ["▲", "▲", "▼", "▼"]
     assert out.filter(pl.col("lane") == "L")["name"].to_list() == ["a", "b", "d", "e"]
     assert out.filter(pl.col("lane") == "M")["position"].to_list() == ["▲"]
+    # Lanes interleaved (not in lane order), with unranked people: the same places.
+    mixed = pl.concat([ranked, ranked.head(1).with_columns(rank=None, person_id=pl.lit("z"), name=pl.lit("z"))])
+    assert overview.lane_extremes(mixed.reverse(), k=2).equals(out)
+    assert overview.lane_extremes(mixed.sort("person_id", descending=True), k=2).equals(out)
 
 
 # ----------------------------------------------------------------------------- fast paths (per-dataset summary)
