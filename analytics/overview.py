@@ -422,14 +422,19 @@ def _good_share_cells(summary: _Summary, last: int, top: int | None, schema: dic
     cells = summary.cells.select("unit", (quarter - first).alias("q"), "rows", GOOD).filter(
         (pl.col("q") + first).is_in(wanted)
     )
-    # Each unit as 0..units-1 (a unit without a name is one of them, as a group of its own).
+    # Each unit as 0..units-1 (a unit without a name is one of them, as a group of its own): by a table over
+    # the category codes, or for a few cells (a narrowed view) by sorting them.
     code = cells["unit"].to_physical()
     missing = code.max() + 1 if code.len() else 0
     code = code.fill_null(missing).to_numpy()
-    lookup = np.zeros(int(missing) + 1, dtype=np.int64)
-    present = np.flatnonzero(np.bincount(code, minlength=lookup.size))
-    lookup[present] = np.arange(present.size)
-    unit_cell = lookup[code] * span + cells["q"].to_numpy()
+    if code.size * 8 < missing:
+        present, unit = np.unique(code, return_inverse=True)
+    else:
+        lookup = np.zeros(int(missing) + 1, dtype=np.int64)
+        present = np.flatnonzero(np.bincount(code, minlength=lookup.size))
+        lookup[present] = np.arange(present.size)
+        unit = lookup[code]
+    unit_cell = unit * span + cells["q"].to_numpy()
     n = np.bincount(unit_cell, weights=cells["rows"].to_numpy(), minlength=present.size * span)
     good = np.bincount(unit_cell, weights=cells[GOOD].to_numpy(), minlength=present.size * span)
     at = np.flatnonzero(n)  # the unit-quarters with people, by unit then quarter
@@ -443,7 +448,7 @@ def _good_share_cells(summary: _Summary, last: int, top: int | None, schema: dic
     ).with_columns(share=pl.col("good") / pl.col("n"))
     # A name per unit: the cells' own value at one of its rows (null for the unit without a name).
     row_of = np.empty(present.size, dtype=np.int64)
-    row_of[lookup[code]] = np.arange(code.size)
+    row_of[unit] = np.arange(code.size)
     names = cells["unit"].gather(row_of).cast(pl.Utf8)
     # Units by their latest share, then their mean share (over their quarters in order), then name.
     order = long.group_by("_unit", maintain_order=True).agg(latest=pl.col("share").last(), mean=pl.col("share").mean())
