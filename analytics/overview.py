@@ -11,12 +11,13 @@ import re
 import threading
 import weakref
 
+import numpy as np
 import polars as pl
 
 from analytics.dataset import AssessmentData
 from analytics.quota import good_quota, quarterly_quota
 from analytics.settings import Settings
-from analytics.vocab import GOOD, GRADE_POINTS, QUARTERLY_GRADES, period_label
+from analytics.vocab import GOOD, GRADE_POINTS, QUARTERLY_GRADES, period_index, period_label
 
 _PERIOD = re.compile(r"^(\d{4})Q([1-4])$")
 
@@ -226,6 +227,39 @@ def _units_over_quota(now: pl.DataFrame, settings: Settings) -> int:
     return counts.filter(pl.col("good") > good_quota(pl.col("n"), settings)).height
 
 
+def _per_quarter(cells: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
+    """The cells' `columns` added up per quarter (year, quarter, then the sums), oldest first.
+
+    The cells come in quarter order (_cells sorts them, narrowing keeps the order): added up in sorted
+    stretches of one integer, not hashed.
+    """
+    at = (pl.col("year") * 4 + pl.col("quarter") - 1).alias("_at")
+    found = cells.select(at, *columns).filter(pl.col("_at").is_not_null())
+    if found["_at"].is_sorted():
+        found = found.with_columns(pl.col("_at").set_sorted())
+    sums = found.group_by("_at").agg(pl.col(c).sum() for c in columns).sort("_at")
+    year, quarter = (pl.col("_at") // 4).cast(pl.Int32), (pl.col("_at") % 4 + 1).cast(pl.Int32)
+    return sums.select(year.alias("year"), quarter.alias("quarter"), *columns)
+
+
+def _quarter_cells(summary: _Summary, year: int, quarter: int) -> pl.DataFrame:
+    return summary.cells.filter((pl.col("year") == year) & (pl.col("quarter") == quarter))
+
+
+def _cells_good_share(cells: pl.DataFrame) -> float | None:
+    """good_share from grade counts: 好 among the four real grades."""
+    graded = int(cells.select(pl.sum_horizontal(pl.col(list(GRADE_POINTS)).sum())).item())
+    return float(cells[GOOD].sum()) / graded if graded else None
+
+
+def _cells_over_quota(cells: pl.DataFrame, settings: Settings) -> int:
+    """_units_over_quota from one quarter's cells, where each person has one row in the quarter."""
+    counts = cells.group_by("unit").agg(
+        n=pl.sum_horizontal(pl.col(list(GRADE_POINTS))).sum().cast(pl.Int64), good=pl.col(GOOD).sum().cast(pl.Int64)
+    )
+    return counts.filter((pl.col("n") > 0) & (pl.col("good") > good_quota(pl.col("n"), settings))).height
+
+
 _SUMMARIES: dict[int, _Summary] = {}
 _SUMMARY_LOCK = threading.Lock()
 
@@ -282,39 +316,49 @@ def headline(data: AssessmentData, settings: Settings, year: int, quarter: int) 
     and how many units gave more 好 than their quota (analytics.quota).
     """
     summary = _summary(data)
-    if summary is not None:  # the same numbers from the quarter's slim rows (categorical keys count the same)
-        now, before = summary.quarter(year, quarter), summary.quarter(*_previous(year, quarter))
-        people_total = summary.memo("people_total", lambda: summary.people["person_id"].n_unique())
-        over = _units_over_quota(now, settings)
-    else:
-        now, before = _quarter(data, year, quarter), _quarter(data, *_previous(year, quarter))
-        people_total = data.quarterly["person_id"].n_unique()
-        quotas = quarterly_quota(AssessmentData(now, data.annual.head(0), data.outcomes.head(0)), settings)
-        over = quotas.filter(pl.col("over")).height
-    cap = settings.quota.good_cap
+    if summary is not None:  # the same numbers from the quarter's slim rows and the cells' grade counts
+        now = summary.quarter(year, quarter)
+        people = now["person_id"].n_unique()
+        cells = _quarter_cells(summary, year, quarter)
+        return {
+            "period": period_label(year, quarter),
+            "people": people,
+            "units": now["unit"].n_unique(),
+            "good_share": _cells_good_share(cells),
+            "previous_good_share": _cells_good_share(_quarter_cells(summary, *_previous(year, quarter))),
+            "cap": settings.quota.good_cap,
+            # Each person once in the quarter: a unit's people graded (and given 好) are its cells' counts.
+            "units_over_quota": _cells_over_quota(cells, settings)
+            if people == now.height
+            else _units_over_quota(now, settings),
+            "people_total": summary.memo("people_total", lambda: summary.people["person_id"].n_unique()),
+        }
+    now, before = _quarter(data, year, quarter), _quarter(data, *_previous(year, quarter))
+    quotas = quarterly_quota(AssessmentData(now, data.annual.head(0), data.outcomes.head(0)), settings)
     return {
         "period": period_label(year, quarter),
         "people": now["person_id"].n_unique(),
         "units": now["unit"].n_unique(),
         "good_share": good_share(now),
         "previous_good_share": good_share(before),
-        "cap": cap,
-        "units_over_quota": over,
-        "people_total": people_total,
+        "cap": settings.quota.good_cap,
+        "units_over_quota": quotas.filter(pl.col("over")).height,
+        "people_total": data.quarterly["person_id"].n_unique(),
     }
 
 
 def grade_mix(data: AssessmentData, last: int | None = None) -> pl.DataFrame:
     """Count and share of each grade per quarter (every grade listed, zeros included), oldest first."""
     summary = _summary(data)
-    source = summary.cells if summary is not None else data.quarterly
-    q = source.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
+    if summary is not None:  # the cells' grade counts added up per quarter
+        q = _per_quarter(summary.cells, QUARTERLY_GRADES)
+    else:
+        q = data.quarterly.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     if q.height == 0:
         return pl.DataFrame(schema={"period": pl.Utf8, "grade": pl.Utf8, "count": pl.Int64, "share": pl.Float64})
     if summary is not None:
         counts = (
-            q.group_by("period")
-            .agg(pl.col(g).sum() for g in QUARTERLY_GRADES)
+            q.select(period_expr(), *QUARTERLY_GRADES)
             .unpivot(index="period", variable_name="grade", value_name="count")
             .with_columns(pl.col("count").cast(pl.Int64))
         )
@@ -342,18 +386,15 @@ def good_share_by_unit(data: AssessmentData, last: int = 8, top: int | None = No
     `top` keeps the units with the highest latest share (for a compact screen).
     """
     summary = _summary(data)
-    source = summary.cells if summary is not None else data.quarterly
-    q = source.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     schema = {"unit": pl.Utf8, "period": pl.Utf8, "n": pl.Int64, "good": pl.Int64, "share": pl.Float64}
+    if summary is not None:
+        return _good_share_cells(summary, last, top, schema)
+    q = data.quarterly.filter(pl.col("year").is_not_null() & pl.col("quarter").is_not_null())
     if q.height == 0:
         return pl.DataFrame(schema=schema)
-    if summary is None:  # the summary's cells carry the label already
-        q = q.with_columns(period_expr())
+    q = q.with_columns(period_expr())
     keep = sorted(q["period"].unique().to_list())[-last:]
-    if summary is not None:
-        counted = [pl.col("rows").sum().cast(pl.Int64).alias("n"), pl.col(GOOD).sum().cast(pl.Int64).alias("good")]
-    else:
-        counted = [pl.len().cast(pl.Int64).alias("n"), (pl.col("grade") == GOOD).sum().cast(pl.Int64).alias("good")]
+    counted = [pl.len().cast(pl.Int64).alias("n"), (pl.col("grade") == GOOD).sum().cast(pl.Int64).alias("good")]
     cells = (
         q.filter(pl.col("period").is_in(keep))
         .group_by("unit", "period")
@@ -366,6 +407,64 @@ def good_share_by_unit(data: AssessmentData, last: int = 8, top: int | None = No
         order = order.head(top)
     ranked = order.with_row_index("order").select("unit", "order")
     return cells.join(ranked, on="unit", how="inner").sort("order", "period").drop("order").select(list(schema))
+
+
+def _good_share_cells(summary: _Summary, last: int, top: int | None, schema: dict) -> pl.DataFrame:
+    """good_share_by_unit from the summary's cells, added up per unit and quarter by integer position (a
+    grouping into some 75,000 unit-quarters costs more than the rest of the overview); the units' names and
+    the period labels are written out for the units shown."""
+    shown = list(summary.memo("periods", lambda: _periods(summary.cells)))[-last:]
+    if not shown:
+        return pl.DataFrame(schema=schema)
+    wanted = [period_index(*parse_period(p)) for p in shown]
+    first, span = min(wanted), max(wanted) - min(wanted) + 1
+    quarter = pl.col("year") * 4 + pl.col("quarter") - 1
+    cells = summary.cells.select("unit", (quarter - first).alias("q"), "rows", GOOD).filter(
+        (pl.col("q") + first).is_in(wanted)
+    )
+    # Each unit as 0..units-1 (a unit without a name is one of them, as a group of its own): by a table over
+    # the category codes, or for a few cells (a narrowed view) by sorting them.
+    code = cells["unit"].to_physical()
+    missing = code.max() + 1 if code.len() else 0
+    code = code.fill_null(missing).to_numpy()
+    if code.size * 8 < missing:
+        present, unit = np.unique(code, return_inverse=True)
+    else:
+        lookup = np.zeros(int(missing) + 1, dtype=np.int64)
+        present = np.flatnonzero(np.bincount(code, minlength=lookup.size))
+        lookup[present] = np.arange(present.size)
+        unit = lookup[code]
+    unit_cell = unit * span + cells["q"].to_numpy()
+    n = np.bincount(unit_cell, weights=cells["rows"].to_numpy(), minlength=present.size * span)
+    good = np.bincount(unit_cell, weights=cells[GOOD].to_numpy(), minlength=present.size * span)
+    at = np.flatnonzero(n)  # the unit-quarters with people, by unit then quarter
+    long = pl.DataFrame(
+        {
+            "_unit": pl.Series(at // span, dtype=pl.UInt32),
+            "q": pl.Series(at % span, dtype=pl.Int32),
+            "n": n[at].astype(np.int64),
+            "good": good[at].astype(np.int64),
+        }
+    ).with_columns(share=pl.col("good") / pl.col("n"))
+    # A name per unit: the cells' own value at one of its rows (null for the unit without a name).
+    row_of = np.empty(present.size, dtype=np.int64)
+    row_of[unit] = np.arange(code.size)
+    names = cells["unit"].gather(row_of).cast(pl.Utf8)
+    # Units by their latest share, then their mean share (over their quarters in order), then name.
+    order = long.group_by("_unit", maintain_order=True).agg(latest=pl.col("share").last(), mean=pl.col("share").mean())
+    order = order.with_columns(unit=names.gather(order["_unit"])).sort(
+        ["latest", "mean", "unit"], descending=[True, True, False]
+    )
+    if top:
+        order = order.head(top)
+    ranked = order.with_row_index("_order").filter(pl.col("unit").is_not_null()).select("_unit", "unit", "_order")
+    return (
+        long.join(ranked, on="_unit", how="inner")
+        .sort("_order", "q")
+        .with_columns(year=(pl.col("q") + first) // 4, quarter=(pl.col("q") + first) % 4 + 1)
+        .with_columns(period_expr())
+        .select(list(schema))
+    )
 
 
 def flags_by_kind(flags: pl.DataFrame) -> pl.DataFrame:
@@ -401,16 +500,20 @@ def lane_extremes(ranked: pl.DataFrame, k: int = 2, rank_col: str = "rank", join
     wanted = [c for c in EXTREME_COLUMNS if c not in ("position", "tied")]
     if ranked.height == 0 or any(c not in ranked.columns for c in wanted):
         return pl.DataFrame(schema={c: pl.Utf8 for c in (*EXTREME_COLUMNS, "person_id")})
-    ranked = ranked.filter(pl.col(rank_col).is_not_null())
+    place = pl.col(rank_col)
     if "tied" not in ranked.columns:
+        ranked = ranked.filter(place.is_not_null())
         ranked = ranked.with_columns(pl.len().over("lane", rank_col).cast(pl.UInt32).alias("tied"))
     # Only places with fewer than k shown before (a rank up to the lane's k-th smallest) or after (from its
-    # k-th largest) can be listed: keep those rows first, a few per lane, so the grouping below runs on
-    # them and not on the whole lane ranking. Windows over an integer code of the lane.
-    place = pl.col(rank_col)
-    ranked = ranked.with_columns(pl.col("lane").cast(pl.Categorical).to_physical().alias("_lane"))
-    top, bottom = place.bottom_k(k).max().over("_lane"), place.top_k(k).min().over("_lane")
-    ranked = ranked.filter((place <= top) | (place >= bottom)).drop("_lane")
+    # k-th largest) can be listed: those rows are picked first, a few per lane, so the grouping below runs on
+    # them and not on the whole lane ranking. Worked out on the lane (as an integer code) and rank alone.
+    # A lane as an integer: its stretch in a ranking sorted by lane (as rank_people's is), else its category code.
+    lane = pl.col("lane").rle_id() if ranked["lane"].is_sorted() else pl.col("lane").cast(pl.Categorical).to_physical()
+    places = ranked.select(lane.alias("_lane"), place.alias("_place"))
+    ranked_only = pl.col("_place").drop_nulls()
+    top, bottom = ranked_only.bottom_k(k).max().over("_lane"), ranked_only.top_k(k).min().over("_lane")
+    keep = places.select(pl.col("_place").is_not_null() & ((pl.col("_place") <= top) | (pl.col("_place") >= bottom)))
+    ranked = ranked.filter(keep.to_series())
     tie = "person_id" if "person_id" in ranked.columns else "name"
     places = (
         ranked.sort("lane", rank_col, tie)

@@ -24,11 +24,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from analytics import frame_memo
 from analytics.errors import UserError
-from analytics.fair_score import estimate_leniency
 from analytics.lanes import UNASSIGNED, pool_small_lanes
 from analytics.settings import IndexWeights, Settings
 from analytics.vocab import GOOD, GRADE_POINTS, period_index, period_label
@@ -71,6 +71,8 @@ class Window:
         return Window(first, last, _label(first, last))
 
     def rows(self, quarterly: pl.DataFrame) -> pl.DataFrame:
+        if self.first == self.last:  # one quarter: compared as it is, no index worked out for every row
+            return quarterly.filter((pl.col("year") == self.first // 4) & (pl.col("quarter") == self.first % 4 + 1))
         idx = pl.col("year") * 4 + pl.col("quarter") - 1
         return quarterly.filter(idx.is_between(self.first, self.last))
 
@@ -90,10 +92,10 @@ def select_window(
         raise UserError("give either a year or a period/window, not both")
     if window is not None and window < 1:
         raise UserError(f"--window must be at least 1 quarter, got {window}")
-    present = quarterly.select((pl.col("year") * 4 + pl.col("quarter") - 1).alias("i")).drop_nulls()["i"]
-    if present.len() == 0:
+    present = (pl.col("year") * 4 + pl.col("quarter") - 1).alias("i")  # worked out once for both ends
+    lo, hi = quarterly.lazy().select(present.min(), present.max().alias("hi")).collect().row(0)
+    if lo is None:
         raise UserError("no quarterly results in the store: import some, or build the demo city")
-    lo, hi = int(present.min()), int(present.max())
     if year is not None:
         win = Window(period_index(year, 1), period_index(year, 4), str(year))
     else:
@@ -137,16 +139,26 @@ def _index_value(index: IndexWeights) -> pl.Expr:
     return pl.sum_horizontal(_sub_score(k) * w for k, w in index.weights.items()).alias("_index")
 
 
+def _grade_points() -> pl.Expr:
+    """好 4 … 较差 1, else empty: compared with each grade (cheaper than looking each row's grade up)."""
+    grade, ((first, points), *rest) = pl.col("grade"), GRADE_POINTS.items()
+    chain = pl.when(grade == first).then(pl.lit(float(points)))
+    for name, points in rest:
+        chain = chain.when(grade == name).then(pl.lit(float(points)))
+    return chain.otherwise(pl.lit(None, pl.Float64))
+
+
 def _yardsticks(
     quarterly: pl.DataFrame, by: str, settings: Settings, index: IndexWeights | None, fair_optional: bool = False
 ) -> pl.DataFrame:
     """Per person-quarter: grade points, score, and the index or fair score where asked (or where possible)."""
-    graded = pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64)
-    out = quarterly.with_columns(graded.alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
+    out = quarterly.with_columns(_grade_points().alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
     if by == "index":
         complete = pl.all_horizontal(_sub_score(k).is_not_null() for k in index.weights)
         out = out.with_columns(pl.when(complete).then(_index_value(index)).alias("_index"))
     if by == "fair" or (fair_optional and quarterly["score"].null_count() < quarterly.height):
+        from analytics.fair_score import estimate_leniency  # its model's imports only where fair scores are asked
+
         fit = estimate_leniency(quarterly, settings, level="reviewer")
         if by == "fair" and not fit.has_fair_scores:
             raise UserError(f"fair scores need scores that predict grades. {fit.note}")
@@ -170,7 +182,7 @@ def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
     if by in ("index", "fair"):
         means.append(pl.col(_VALUE_OF[by]).mean().alias("_chosen"))
     if _one_row_each(rows):  # a quarter: nothing to aggregate
-        return pool_small_lanes(_people_as_rows(rows, by), settings)
+        return _pooled(_people_as_rows(rows, by), settings)
     people = (
         rows.sort(idx)
         .group_by("person_id")
@@ -183,11 +195,30 @@ def _people_in(rows: pl.DataFrame, by: str, settings: Settings) -> pl.DataFrame:
         )
         .with_columns(pl.col("lane").fill_null(UNASSIGNED))
     )
-    return pool_small_lanes(people, settings)
+    return _pooled(people, settings)
+
+
+def _pooled(people: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The people with their small lanes pooled (analytics.lanes.pool_small_lanes), and `_lane`: the lane as an
+    integer, its place among the lane names in order, for the windows and the sort that rank them.
+
+    One row per person, so a lane's size is its count of rows: counted once on the integers, and the
+    string-keyed pooling runs only where some lane is too small.
+    """
+    names = people["lane"].unique().sort()
+    code = people["lane"].cast(pl.Enum(names)).to_physical()
+    if code.value_counts()["count"].min() >= settings.lanes.min_size:
+        return people.with_columns(pl.lit(None, pl.Utf8).alias("lane_pooled_from"), code.alias("_lane"))
+    people = pool_small_lanes(people, settings)
+    names = people["lane"].unique().sort()
+    return people.with_columns(pl.col("lane").cast(pl.Enum(names)).to_physical().alias("_lane"))
 
 
 def _one_row_each(rows: pl.DataFrame) -> bool:
-    return rows["person_id"].n_unique() == rows.height
+    ids = rows["person_id"]
+    if ids.null_count() == 0 and ids.is_sorted():  # rows in person order: no id twice in a row, none twice at all
+        return rows.height < 2 or not (ids.slice(1) == ids.slice(0, rows.height - 1)).any()
+    return ids.n_unique() == rows.height
 
 
 def _people_as_rows(rows: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -205,7 +236,9 @@ def _people_as_rows(rows: pl.DataFrame, by: str) -> pl.DataFrame:
 def _value(people: pl.DataFrame, by: str, index: IndexWeights | None) -> pl.DataFrame:
     if by == "score":
         # Scores rank where they exist; a lane with none at all is ranked on grade points instead.
-        none_scored = ~pl.col("_has_score").any().over("lane")
+        lanes = people["_lane"].to_numpy()
+        scored = np.bincount(lanes, weights=people["_has_score"].to_numpy(), minlength=lanes.max() + 1) > 0
+        none_scored = pl.lit(pl.Series(~scored).gather(people["_lane"]))
         return people.with_columns(
             pl.when(none_scored).then(pl.col("grade_points")).otherwise(pl.col("mean_score")).alias("value"),
             pl.when(none_scored)
@@ -226,52 +259,97 @@ def competition_rank(value: pl.Expr, over: str | list[str]) -> pl.Expr:
     return value.rank("min", descending=True).over(over).cast(pl.UInt32)
 
 
-def _ranked(people: pl.DataFrame) -> pl.DataFrame:
-    # Windows over an integer code of the lane: hashing 200k lane names once, not five times.
-    people = people.with_columns(pl.col("lane").cast(pl.Categorical).to_physical().alias("_lane"))
-    n = pl.col("value").count().over("_lane")
-    average = pl.col("value").rank("average", descending=True).over("_lane")
-    return (
-        people.with_columns(
-            competition_rank(pl.col("value"), "_lane").alias("rank"),
-            pl.when(n > 1)
-            .then(100.0 * (n - average) / (n - 1))
-            .when(pl.col("value").is_not_null())
-            .then(100.0)
-            .alias("percentile"),
-            pl.len().over("_lane").cast(pl.UInt32).alias("n_in_lane"),
-            n.cast(pl.UInt32).alias("n_ranked"),
+@dataclass(frozen=True)
+class _Ranking:
+    """One window's lane ranking: `people` (one row each, in no particular order), `order` (their positions
+    in the ranking's order: lane name, rank, person) and `places` (rank, tied, percentile and the lane's
+    counts, row i for people[order[i]]). Kept apart so that a window ranked as the previous period
+    gives its ranks without the whole frame being reordered."""
+
+    people: pl.DataFrame
+    order: pl.Series
+    places: pl.DataFrame
+
+    def ranks(self) -> pl.Series:
+        """The rank of each row of `people`, in their order."""
+        at = np.empty(self.order.len(), dtype=np.uint32)
+        at[self.order.to_numpy()] = np.arange(self.order.len(), dtype=np.uint32)
+        return self.places["rank"].gather(pl.Series(at))
+
+
+def _places(people: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+    """The ranking's order of `people` and, in that order, each one's place in the lane.
+
+    One ordering instead of a window per number: stable sorts by person, then value (best first, empty
+    last), then lane. In that order a place is a run of equal values within a lane, so its rank, size and
+    average position are where the run starts and ends: the numbers competition_rank and
+    `rank("average")` give over the lane.
+    """
+    by_person = people["person_id"].arg_sort(nulls_last=True)
+    by_value = by_person.gather(
+        people.select(pl.col("value").gather(by_person))
+        .select(pl.arg_sort_by("value", descending=True, nulls_last=True, maintain_order=True))
+        .to_series()
+    )
+    # Few lanes, small integers: numpy's stable sort of them is far quicker than a general one.
+    order = by_value.gather(np.argsort(people["_lane"].gather(by_value).to_numpy(), kind="stable"))
+    # In that order each lane is one stretch, its ranked people first: where it starts and how many it holds.
+    lanes = people["_lane"].to_numpy()
+    size = np.bincount(lanes)
+    ranked_size = np.bincount(lanes, weights=people["value"].is_not_null().to_numpy(), minlength=size.size)
+    lane_first = pl.Series(np.concatenate([[0], np.cumsum(size)[:-1]]), dtype=pl.UInt32)
+    lane = pl.col("_lane")
+    pos, ranked = pl.int_range(pl.len(), dtype=pl.UInt32), pl.col("value").is_not_null()
+    run_starts = lane.ne_missing(lane.shift(1)) | pl.col("value").ne_missing(pl.col("value").shift(1))
+    first, run_first, run_last = pl.col("_first"), pl.col("_run_first"), pl.col("_run_last")
+    places = (
+        people.select(pl.col("_lane", "value").gather(order))
+        .with_columns(
+            pl.lit(lane_first).gather(lane).alias("_first"),
+            pl.lit(pl.Series(size, dtype=pl.UInt32)).gather(lane).alias("n_in_lane"),
+            pl.lit(pl.Series(ranked_size, dtype=pl.UInt32)).gather(lane).alias("n_ranked"),
+            pl.when(run_starts).then(pos).forward_fill().alias("_run_first"),
+            pl.when(run_starts.shift(-1, fill_value=True)).then(pos).backward_fill().alias("_run_last"),
         )
         .with_columns(
-            pl.when(pl.col("rank").is_not_null()).then(pl.len().over("_lane", "rank")).cast(pl.UInt32).alias("tied")
+            pl.when(ranked).then(run_first - first + 1).alias("rank"),
+            pl.when(ranked).then(run_last - run_first + 1).alias("tied"),
         )
-        .drop("_lane")
     )
+    n = pl.col("n_ranked")
+    average = (pl.col("rank") + (run_last - first + 1)) / 2
+    percentile = pl.when(n > 1).then(100.0 * (n - average) / (n - 1)).when(ranked).then(100.0)
+    return order, places.select("rank", "tied", percentile.alias("percentile"), "n_in_lane", "n_ranked")
 
 
 def _window_ranks(
     quarterly: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
-) -> pl.DataFrame:
-    """The lane ranking of one window, computed once per dataset (it is asked for again as the previous
-    period of the next window, and by every viewer of the same store version)."""
+) -> _Ranking | None:
+    """The lane ranking of one window (None: nobody in it), computed once per dataset (it is asked for again
+    as the previous period of the next window, and by every viewer of the same store version)."""
     key = ("rank_window", win.first, win.last, by, repr(index), repr(settings))
     return frame_memo.memo(quarterly, key, lambda: _rank_window(quarterly, win, by, settings, index))
 
 
+_ROW_COLUMNS = ("person_id", "name", "unit", "unit_type", "section", "lane", "year", "quarter", "grade", "score")
+
+
 def _rank_window(
     quarterly: pl.DataFrame, win: Window, by: str, settings: Settings, index: IndexWeights | None
-) -> pl.DataFrame:
+) -> _Ranking | None:
     # Fair scores come from a model over all the data; the other yardsticks need only the window's rows.
     if by == "fair":
         fair = ("fair_yardsticks", repr(settings))
         rows = win.rows(frame_memo.memo(quarterly, fair, lambda: _yardsticks(quarterly, by, settings, index)))
-    else:
-        rows = win.rows(quarterly)
+    else:  # only the columns ranked on or shown: the window's copy is the rows it needs
+        rows = win.rows(quarterly.select(*_ROW_COLUMNS, *(["extra"] if by == "index" else [])))
     if rows.height == 0:
-        return pl.DataFrame(schema={"person_id": pl.Utf8, "lane": pl.Utf8, "rank": pl.UInt32, "basis": pl.Utf8})
+        return None
     if by != "fair":
         rows = _yardsticks(rows, by, settings, index)
-    return _ranked(_value(_people_in(rows, by, settings), by, index))
+    people = _value(_people_in(rows, by, settings), by, index)
+    order, places = _places(people)
+    return _Ranking(people.drop("_lane"), order, places)
 
 
 PEOPLE_COLUMNS = (
@@ -317,24 +395,40 @@ def _people_ranking(
 ) -> pl.DataFrame:
     """The window's whole-lane ranking with the change since the previous window, in PEOPLE_COLUMNS order."""
     current = _window_ranks(quarterly, win, by, settings, chosen)
-    if by == "index" and current["value"].null_count() == current.height:
+    if current is None:
+        raise UserError(f"no quarterly results for {win.label}")
+    if by == "index" and current.people["value"].null_count() == current.people.height:
         raise UserError(f"nobody in {win.label} has every sub-score of the index {chosen.name}")
-    before = _window_ranks(quarterly, win.previous(), by, settings, chosen).select(
-        "person_id", pl.col("lane").alias("_lane_before"), pl.col("rank").alias("_before"),
+    # One row per person in each window: joined on the person, a change counted in the same lane only. Joined
+    # in the rows' own order (the two windows' people mostly come in the same order), then put in the ranking's.
+    before = _before(_window_ranks(quarterly, win.previous(), by, settings, chosen))
+    before = current.people.select("person_id").join(before, on="person_id", how="left", maintain_order="left")
+    shown = [c for c in PEOPLE_COLUMNS if c in current.people]
+    out = (
+        current.people.select(*shown)
+        .hstack(before.drop("person_id").get_columns())
+        .select(pl.all().gather(current.order))
+        .hstack(current.places.get_columns())
+        .with_columns(
+            # A change means something only on the same yardstick (a lane that gained scores starts afresh).
+            pl.when((pl.col("basis") == pl.col("_basis_before")) & (pl.col("lane") == pl.col("_lane_before")))
+            .then(pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64))
+            .alias("rank_change"),
+            pl.lit(win.label).alias("period"),
+        )
+    )
+    return out.select(PEOPLE_COLUMNS)  # in the ranking's order: lane name, rank, person
+
+
+def _before(ranking: _Ranking | None) -> pl.DataFrame:
+    """Each person's lane, rank and basis in a previous window, to compare with."""
+    if ranking is None:
+        schema = {"person_id": pl.Utf8, "_lane_before": pl.Utf8, "_before": pl.UInt32, "_basis_before": pl.Utf8}
+        return pl.DataFrame(schema=schema)
+    return ranking.people.select(
+        "person_id", pl.col("lane").alias("_lane_before"), ranking.ranks().alias("_before"),
         pl.col("basis").alias("_basis_before"),
     )  # fmt: skip
-    # One row per person in each window: joined on the person, a change counted in the same lane only.
-    out = current.join(before, on="person_id", how="left").with_columns(
-        # A change means something only on the same yardstick (a lane that gained scores starts afresh).
-        pl.when((pl.col("basis") == pl.col("_basis_before")) & (pl.col("lane") == pl.col("_lane_before")))
-        .then(pl.col("_before").cast(pl.Int64) - pl.col("rank").cast(pl.Int64))
-        .alias("rank_change"),
-        pl.lit(win.label).alias("period"),
-    )
-    # Lanes in the order of their names, sorted as integer codes (an Enum of the sorted names).
-    lanes = pl.Enum(sorted(out["lane"].unique().drop_nulls().to_list()))
-    order = [pl.col("lane").cast(lanes).to_physical(), "rank", "person_id"]
-    return out.select(PEOPLE_COLUMNS).sort(order, nulls_last=True)
 
 
 def only_visible(frame: pl.DataFrame, visible: frozenset[str] | None) -> pl.DataFrame:

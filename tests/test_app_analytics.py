@@ -15,7 +15,7 @@ import pytest
 from analytics import charts, i18n, overview, person, report
 from analytics.dataset import AssessmentData, frames
 from analytics.detectors.base import FLAG_SCHEMA
-from analytics.settings import Settings
+from analytics.settings import Quota, Settings
 
 S = Settings()
 
@@ -125,6 +125,10 @@ def test_lane_extremes_marks_top_and_bottom():
     assert out.filter(pl.col("lane") == "L")["position"].to_list() == ["▲", "▲", "▼", "▼"]
     assert out.filter(pl.col("lane") == "L")["name"].to_list() == ["a", "b", "d", "e"]
     assert out.filter(pl.col("lane") == "M")["position"].to_list() == ["▲"]
+    # Lanes interleaved (not in lane order), with unranked people: the same places.
+    mixed = pl.concat([ranked, ranked.head(1).with_columns(rank=None, person_id=pl.lit("z"), name=pl.lit("z"))])
+    assert overview.lane_extremes(mixed.reverse(), k=2).equals(out)
+    assert overview.lane_extremes(mixed.sort("person_id", descending=True), k=2).equals(out)
 
 
 # ----------------------------------------------------------------------------- fast paths (per-dataset summary)
@@ -174,6 +178,22 @@ def test_summary_fast_path_gives_the_same_numbers_as_the_rows(monkeypatch, units
     ]
     assert found["mix"].equals(overview.grade_mix(eager, last=3))
     assert found["heat"].equals(overview.good_share_by_unit(eager, last=3, top=2))
+
+
+@pytest.mark.parametrize("units, lanes", FILTERS)
+def test_summary_fast_path_counts_each_person_once_as_the_rows_do(monkeypatch, units, lanes):
+    # One row per person and quarter: the headline counts people per unit from the cells' grade counts.
+    once = frames(quarterly=MESSY.quarterly.unique(["person_id", "year", "quarter"], keep="first", maintain_order=True))
+    fast = overview.restrict(once, units=units, lanes=lanes)
+    quarters = ((2024, 1), (2024, 2), (2024, 4), (2023, 1), (2020, 1))
+    strict = S.replace(quota=Quota(good_cap=0.1, good_min_quota=0))  # some units over their quota
+    found = [overview.headline(fast, s, y, q) for y, q in quarters for s in (S, strict)]
+    heat = overview.good_share_by_unit(fast, last=2)
+    monkeypatch.setattr(overview, "_summary", lambda data: None)
+    eager = overview._restrict_now(once, units, lanes)
+    assert found == [overview.headline(eager, s, y, q) for y, q in quarters for s in (S, strict)]
+    assert any(h["units_over_quota"] for h in found) or units == ("none",)
+    assert heat.equals(overview.good_share_by_unit(eager, last=2))
 
 
 def test_restrict_is_lazy_and_its_frames_are_the_filtered_rows():

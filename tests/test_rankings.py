@@ -9,11 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 from test_fair_score import sections
 
 from analytics.dataset import frames
 from analytics.errors import UserError
-from analytics.rankings import lane_notes, parse_period, rank_people, rank_units, select_window
+from analytics.rankings import PEOPLE_COLUMNS, lane_notes, parse_period, rank_people, rank_units, select_window
 from analytics.settings import Lanes, Settings
 
 S = Settings()
@@ -232,3 +233,74 @@ def test_every_lane_is_a_competition_ranking(entries):
         assert min(ranks) == 1
         for v, r in zip(values, ranks, strict=True):
             assert r == 1 + sum(other > v for other in values)  # ties share the minimum; the next rank skips
+
+
+def _by_windows(ranked: pl.DataFrame) -> pl.DataFrame:
+    """The places a ranking should give, from its own lanes and values by window expressions over each lane."""
+    value, n = pl.col("value"), pl.col("value").count().over("lane")
+    average = value.rank("average", descending=True).over("lane")
+    return (
+        ranked.select("lane", "person_id", "value")
+        .with_columns(
+            rank=value.rank("min", descending=True).over("lane").cast(pl.UInt32),
+            percentile=pl.when(n > 1).then(100.0 * (n - average) / (n - 1)).when(value.is_not_null()).then(100.0),
+            n_in_lane=pl.len().over("lane").cast(pl.UInt32),
+            n_ranked=n.cast(pl.UInt32),
+        )
+        .with_columns(tied=pl.when(pl.col("rank").is_not_null()).then(pl.len().over("lane", "rank")).cast(pl.UInt32))
+        .sort("lane", "rank", "person_id", nulls_last=True)
+    )
+
+
+SCORES = st.sampled_from([None, float("nan"), -0.0, 0.0, 60.0, 61.0, 62.0])  # empty, NaN, signed zeros, ties
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 99), st.sampled_from(["甲", "乙", "丙"]), SCORES, SCORES),
+        min_size=1,
+        max_size=40,
+        unique_by=lambda e: e[0],
+    )
+)
+def test_places_order_and_changes_are_those_of_window_expressions(entries):
+    # People in no particular order; lanes big enough to rank and small enough to pool; a previous quarter.
+    rows = [
+        row
+        for pid, lane, now, before in entries
+        for q, score in ((4, now), (3, before))
+        for row in people({f"p{pid}": score}, quarter=q, lane=lane)
+    ]
+    ranked = rank_people(data(rows), S)
+    assert ranked.columns == list(PEOPLE_COLUMNS) and ranked.height == len(entries)
+    places = ["lane", "person_id", "value", "rank", "percentile", "n_in_lane", "n_ranked", "tied"]
+    assert_frame_equal(ranked.select(places), _by_windows(ranked).select(places))
+    before = rank_people(data(rows), S, period="2025Q3").select("person_id", "lane", "basis", b="rank")
+    change = ranked.join(before, on="person_id", how="left", suffix="_b").select(
+        pl.when((pl.col("lane") == pl.col("lane_b")) & (pl.col("basis") == pl.col("basis_b")))
+        .then(pl.col("b").cast(pl.Int64) - pl.col("rank").cast(pl.Int64))
+        .alias("rank_change")
+    )
+    assert ranked["rank_change"].equals(change["rank_change"])
+
+
+def test_nan_ranks_first_and_signed_zeros_tie_as_in_polars_ranks():
+    ranked = rank_people(data(people({"z": -0.0, "n": float("nan"), "a": 61.0, "y": 0.0, "e": None})), S)
+    assert ranked["person_id"].to_list() == ["n", "a", "y", "z", "e"]
+    assert ranked["rank"].to_list() == [1, 2, 3, 3, None] and ranked["tied"].to_list() == [1, 1, 2, 2, None]
+    assert ranked["basis"].to_list() == ["score"] * 4 + ["unscored"] and set(ranked["n_ranked"]) == {4}
+
+
+def test_a_person_twice_in_a_quarter_is_ranked_on_both_rows_in_any_order():
+    rows = people({"a": 90.0, "b": 80.0, "c": 70.0, "d": 60.0, "e": 50.0}) + people({"a": 40.0})
+    for order in (sorted(rows, key=lambda r: r["person_id"]), rows[::-1]):
+        ranked = rank_people(data(order), S)
+        assert ranked["person_id"].to_list() == ["b", "c", "a", "d", "e"]
+        assert ranked.filter(pl.col("person_id") == "a")["value"].item() == 65.0
+
+
+def test_a_quarter_without_rows_inside_the_data_is_a_clear_error():
+    rows = people({p: 80.0 for p in "abcde"}, quarter=1) + people({p: 80.0 for p in "abcde"}, quarter=3)
+    with pytest.raises(UserError, match="no quarterly results for 2025Q2"):
+        rank_people(data(rows), S, period="2025Q2")
