@@ -62,6 +62,13 @@ def originals_dir(db: Path) -> Path:
 _SHARED_PROCESS = False
 
 
+def import_pandas() -> None:
+    """Import pandas now. DuckDB imports it at its first bound parameter (about half a second), so a process
+    that will soon query with parameters calls this in a thread beforehand (the CLI import while its parse
+    worker reads, the app's warm-up before the first login)."""
+    import pandas  # noqa: F401
+
+
 def share_connections(shared: bool = True) -> None:
     """Declare this process one that serves many sessions (the app): read-only opens then read the
     latest snapshot, and writes open the store read-write (see the module docstring). False undoes it

@@ -32,13 +32,14 @@ def test_readme_shows_the_two_commands():
 
 
 def test_the_command_table_names_the_module_that_registers_each_command():
+    import argparse
     import importlib
 
     from analytics import cli
 
     registered = {}
     for name in cli.modules():
-        parser = cli.argparse.ArgumentParser()
+        parser = argparse.ArgumentParser()
         sub = parser.add_subparsers()
         importlib.import_module(f"analytics.cli.{name}").register(sub)
         registered |= dict.fromkeys(sub.choices, name)

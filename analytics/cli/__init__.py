@@ -31,7 +31,7 @@ Start with:  python -m analytics demo            build the demo city
 
 # The module that registers each command: a run of one command imports that module alone, not every
 # command's dependencies (SciPy for the detectors, the appeal packs): a second of every `import` run.
-# tests/test_cli.py checks this table against what the modules register.
+# tests/test_docs.py checks this table against what the modules register.
 COMMANDS = {
     "appeals": "appeals", "appeal-pack": "appeals", "whatif": "appeals", "bench": "bench", "demo": "demo",
     "flags": "flags", "evaluate": "flags", "import": "importing", "preview": "importing", "imports": "importing",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import threading
 from pathlib import Path
@@ -131,9 +130,7 @@ def _add_lang(p: argparse.ArgumentParser) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    # DuckDB imports pandas at its first bound parameter (half a second of the store write): this process
-    # imports it while the parse worker reads the files, not after.
-    threading.Thread(target=importlib.import_module, args=("pandas",), daemon=True).start()
+    threading.Thread(target=store.import_pandas, daemon=True).start()  # while the parse worker reads the files
     db = store.db_path(args.db)
     refused = 0
     options = _options(args, db)

@@ -15,6 +15,7 @@ import threading
 
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from analytics import store
 from pages._ui import cache
 
 _lock = threading.Lock()
@@ -38,7 +39,7 @@ def start(force: bool = False) -> threading.Thread | None:
 
 
 def _warm() -> None:
-    import pandas  # noqa: F401
+    store.import_pandas()
     import plotly.graph_objects  # noqa: F401
 
     try:
