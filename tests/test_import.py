@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import struct
@@ -203,6 +204,12 @@ def test_csv_line_numbers_count_title_blank_lines_and_quoted_breaks(tmp_db):
     assert result.header_row == 3 and result.ignored_footer_rows == [8]
     rows = table(tmp_db, "quarterly")
     assert rows.select("person_id", "source_row").rows() == [("A1", 4), ("A2", 7)]
+
+
+def test_csv_line_numbers_with_quoted_cells_and_no_breaks(tmp_db):
+    text = '人员编号,姓名,单位,季度,等次,备注\nA1,张三,财政局,2024Q1,好,"借调，驻村"\n\nA2,李四,财政局,2024Q1,较好,\n'
+    assert import_bytes(tmp_db, text.encode(), "q.csv").status == "imported"
+    assert table(tmp_db, "quarterly").select("person_id", "source_row").rows() == [("A1", 2), ("A2", 4)]
 
 
 def test_xlsx_with_merged_title_blank_row_footer_and_offset_columns(tmp_db):
@@ -519,6 +526,34 @@ def test_import_paths_reports_unreadable_files_without_raising(samples, tmp_db, 
     )
     assert [r.status for r in results] == ["imported", "refused", "refused"]
     assert "missing.csv" in results[1].report() and "考核等次" in results[2].report()
+
+
+def test_rows_refused_against_the_store_keep_their_raw_row(tmp_db):
+    """The parse worker hands back only the raw rows of its own problems; a row refused later, because the
+    store has another grade for it, is read again from the file."""
+    assert import_bytes(tmp_db, csv_bytes([ROWS[0]]), "first.csv").status == "imported"
+    again = [["A001", "张三", "财政局", "2024", "1", "一般", "60"], ROWS[1]]
+    refused = import_bytes(tmp_db, csv_bytes(again), "again.csv")
+    assert refused.status == "refused" and counts(tmp_db)["rejected_rows"] == 0
+    result = import_bytes(tmp_db, csv_bytes(again), "again.csv", partial=True)
+    assert (result.status, result.rows, result.rejected) == ("partial", 1, 1)
+    rejected = table(tmp_db, "rejected_rows")
+    assert rejected.select("source_row", "column", "value").rows() == [(2, "考核等次", "一般")]
+    assert json.loads(rejected["raw"][0]) == dict(zip(HEADER, again[0], strict=True))
+
+
+def test_only_stored_imports_leave_their_original(tmp_db):
+    """The original is written while the file is parsed; a refused or repeated import leaves no file behind."""
+    bad = csv_bytes([["A001", "张三", "财政局", "2024", "1", "优良", "91"]])
+    assert import_bytes(tmp_db, bad, "bad.csv").status == "refused"
+    folder = store.originals_dir(tmp_db)
+    assert not folder.exists() or list(folder.iterdir()) == []
+    good = csv_bytes(ROWS)
+    assert import_bytes(tmp_db, good, "good.csv").status == "imported"
+    assert import_bytes(tmp_db, good, "good.csv").status == "duplicate"
+    with pytest.raises(UserError):
+        import_bytes(tmp_db, b"\x00\x01 not a table", "junk.csv")
+    assert [p.name for p in folder.iterdir()] == [hashlib.sha256(good).hexdigest()]
 
 
 def test_rejected_rows_keep_the_raw_row_of_their_own_sheet(tmp_db):

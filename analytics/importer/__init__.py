@@ -47,8 +47,9 @@ def import_bytes(db, content: bytes, file_name: str, kind: str | None = None, pa
     (default: the file's name) once the import succeeds.
     """
     options = _with_templates(db, options or Options())
-    prepared = prepare(content, file_name, kind, limits, options)
-    result = store_prepared(db, prepared, content, partial, user)
+    with load.Original(db, content) as original:  # written while the worker parses
+        prepared = prepare(content, file_name, kind, limits, options)
+        result = store_prepared(db, prepared, content, partial, user, original)
     if options.columns and not options.template and result.status in ("imported", "partial"):
         name = save_as or Path(file_name).stem
         load.save_template(db, name, prepared.header_key, prepared.columns_used, prepared.kind)

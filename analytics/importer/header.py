@@ -101,6 +101,7 @@ def split(grid: pl.DataFrame, sheet: str | None, file_name: str, merges=(), titl
         return []
     header_row = int(grid[ROW][index])
     grid = _fill_merged(grid, cells, merges, header_row)
+    grid = grid.with_columns([text(grid[c]).alias(c) for c in cells])  # trimmed, empty = null, from here on
     extra_notes = _merged_notes(cells, merges, header_row, top[index])
     starts = [index, *_later_headers(grid, cells, top[index], index)]
     tables, titles = [], tuple(titles) + _title_lines(grid.head(index), cells)
@@ -128,7 +129,7 @@ def _table(block: pl.DataFrame, cells: list[str], sheet: str | None, titles, not
         )  # fmt: skip
     else:
         raw_headers, skip = first, 1
-    body = block.slice(skip).with_columns([text(block[c].slice(skip)).alias(c) for c in cells])
+    body = block.slice(skip)
     keep = [c for c, h in zip(cells, raw_headers, strict=True) if h or body[c].null_count() < body.height]
     headers = _unique_names([raw_headers[cells.index(c)] or f"列{cells.index(c) + 1}" for c in keep])
     body = body.select(keep + [ROW]).rename(dict(zip(keep, headers, strict=True)))
@@ -152,9 +153,7 @@ def _title_lines(rows: pl.DataFrame, cells: list[str]) -> tuple[tuple[int, str],
 
 
 def _filled(rows: pl.DataFrame, cells: list[str]) -> pl.Series:
-    return rows.select(
-        pl.sum_horizontal([pl.col(c).str.strip_chars().str.len_chars().fill_null(0) > 0 for c in cells])
-    )[:, 0]
+    return rows.select(pl.sum_horizontal([pl.col(c).is_not_null() for c in cells]))[:, 0]
 
 
 def _later_headers(grid: pl.DataFrame, cells: list[str], first: list, index: int) -> list[int]:
@@ -165,9 +164,7 @@ def _later_headers(grid: pl.DataFrame, cells: list[str], first: list, index: int
     """
     names = [str(c).strip() for c in first if c is not None and str(c).strip()]
     words = pl.Series(sorted(set(names) | _KNOWN_WORDS))
-    hits = grid.select(
-        pl.sum_horizontal([pl.col(c).str.strip_chars().is_in(words.implode()).fill_null(False) for c in cells])
-    )
+    hits = grid.select(pl.sum_horizontal([pl.col(c).is_in(words.implode()).fill_null(False) for c in cells]))
     found = [i for i in (hits[:, 0] >= MIN_KNOWN_CELLS).arg_true().to_list() if i > index + 1]
     if not found:
         return []
@@ -331,9 +328,8 @@ def _drop_footer(body: pl.DataFrame, headers: list[str]) -> tuple[pl.DataFrame, 
     personal = pl.any_horizontal([pl.col(h).is_not_null() for h in person]) if person else pl.lit(False)
     alone = (filled == 1) & personal.not_()
     signing = (filled <= 2) & personal.not_() & first_cell.str.contains(SIGNING_OFFICE.pattern).fill_null(False)
-    is_footer = first_cell.str.contains(FOOTER.pattern).fill_null(False) | alone | signing
-    footer = body.filter(is_footer)[ROW].to_list()
-    return body.filter(is_footer.not_()), footer
+    is_footer = body.select(first_cell.str.contains(FOOTER.pattern).fill_null(False) | alone | signing).to_series()
+    return body.filter(is_footer.not_()), body.filter(is_footer)[ROW].to_list()
 
 
 def _drop_repeated_header(body: pl.DataFrame, headers: list[str]) -> tuple[pl.DataFrame, list[int]]:

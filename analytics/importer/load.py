@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -53,8 +54,14 @@ def result_of(prepared: pipeline.Prepared, status: str, problems: pl.DataFrame, 
     )  # fmt: skip
 
 
-def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: bool, user: str | None) -> ImportResult:
-    """Write a checked file in one transaction; refused (store untouched) when it has problems and not partial."""
+def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: bool, user: str | None,
+                   original: Original | None = None) -> ImportResult:  # fmt: skip
+    """Write a checked file in one transaction; refused (store untouched) when it has problems and not partial.
+
+    `original`: the bytes already being written beside the store (import_bytes starts that before parsing)."""
+    if original is None:
+        with Original(db, content) as original:
+            return store_prepared(db, prepared, content, partial, user, original)
     if prepared.problems.height and not partial:
         return result_of(prepared, "refused", prepared.problems)
     digest = sha256_of(content)
@@ -76,7 +83,7 @@ def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: boo
                      f"the same content was imported as #{earlier[0]}; nothing added")
                 )  # fmt: skip
                 return result
-            return _write(con, path, prepared, content, digest, partial, user)
+            return _write(con, prepared, content, digest, partial, user, original)
     except _Refused as refused:
         prepared.notes.extend(refused.notes)
         return result_of(prepared, "refused", refused.problems)
@@ -84,7 +91,7 @@ def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: boo
         con.close()
 
 
-def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool, user) -> ImportResult:
+def _write(con, prepared, content: bytes, digest: str, partial: bool, user, original: Original) -> ImportResult:
     notes: list = []
     if prepared.kind == "survey":
         problems, rows = prepared.problems, None
@@ -107,13 +114,13 @@ def _write(con, path: Path, prepared, content: bytes, digest: str, partial: bool
         stored = store.insert_frame(
             con, prepared.kind, rows.drop(REC).with_columns(pl.lit(import_id, pl.Int32).alias("import_id"))
         )
-    rejected = _insert_rejected(con, prepared, problems, import_id)
+    rejected = _insert_rejected(con, prepared, problems, import_id, content)
     status = "partial" if partial and problems.height else "imported"
     prepared.notes.extend(notes)
     user = user or audit.os_actor()  # the app passes its logged-in user; the CLI is the OS user
     _insert_import(con, prepared, import_id, digest, stored, rejected, status, user)
     audit.record(con, user, "import", prepared.file_name, {"import_id": import_id, "status": status, "rows": stored})
-    keep_original(path, digest, content)
+    original.keep(digest)
     return result_of(prepared, status, problems, import_id=import_id, rows=stored, rejected=rejected)
 
 
@@ -211,11 +218,11 @@ def _insert_survey(con, prepared, import_id: int) -> int:
     return prepared.survey["survey_respondents"].height
 
 
-def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int) -> int:
+def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int, content: bytes) -> int:
     """One rejected_rows row per problem, with the whole source row as read; returns refused source rows."""
     if problems.height == 0:
         return 0
-    raw = pipeline.raw_rows(prepared, problems) if prepared.tables else None
+    raw = _raw_rows(prepared, problems, content) if prepared.tables else None
     frame = problems if raw is None else problems.join(raw, on=["sheet", "row"], how="left", nulls_equal=True)
     rejected = frame.select(
         pl.lit(import_id, pl.Int32).alias("import_id"),
@@ -230,6 +237,20 @@ def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int) -> i
     )
     store.insert_frame(con, "rejected_rows", rejected)
     return problems.select("sheet", "row").unique().height
+
+
+def _raw_rows(prepared, problems: pl.DataFrame, content: bytes) -> pl.DataFrame:
+    """The problems' source rows as read: those the parse looked up, and the file read again for the rest
+    (rows refused against the store, in a partial import)."""
+    raw = pipeline.raw_rows(prepared, problems)
+    if prepared.raw is None:
+        return raw
+    missing = problems.select("sheet", "row").unique().join(raw, on=["sheet", "row"], how="anti", nulls_equal=True)
+    if missing.height == 0:
+        return raw
+    from analytics import parse_isolation
+
+    return pl.concat([raw, parse_isolation.raw_rows(content, prepared, missing)], how="vertical_relaxed")
 
 
 def _insert_import(con, prepared, import_id, digest, stored, rejected, status, user) -> None:
@@ -247,22 +268,45 @@ def _insert_import(con, prepared, import_id, digest, stored, rejected, status, u
     store.insert_frame(con, "imports", row)
 
 
-def keep_original(db: Path, digest: str, content: bytes) -> Path:
-    """The original bytes under originals_dir(db)/<sha256> (written once; the name is the hash, never the user's)."""
-    folder = store.originals_dir(db)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / digest
-    if not target.exists():
-        partial = folder / f".{digest}.{os.getpid()}.tmp"
+class Original:
+    """A file's original bytes, written under originals_dir(db) in a thread while the file is parsed and
+    checked (a 80 MB export takes a quarter of a second to write), named by its hash once the import is
+    stored (`keep`), and removed when it is not (the end of the `with` block)."""
+
+    def __init__(self, db, content: bytes):
+        self.folder = store.originals_dir(store.db_path(db))
+        self.content = content
+        self.partial = self.folder / f".{os.getpid()}.{threading.get_ident()}.{id(self)}.tmp"
+        self.failure: BaseException | None = None
+        self.writer = threading.Thread(target=self._write, daemon=True)
+
+    def __enter__(self) -> Original:
+        self.writer.start()
+        return self
+
+    def _write(self) -> None:
         try:
-            partial.write_bytes(content)
-            os.replace(partial, target)
-        except BaseException as exc:
-            partial.unlink(missing_ok=True)  # never leave a half-written original behind (a full disk)
-            if isinstance(exc, OSError) and faults.is_disk_full(exc):
-                raise UserError(" / ".join(faults.disk_full(folder))) from None
-            raise
-    return target
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.partial.write_bytes(self.content)
+        except BaseException as exc:  # noqa: BLE001 - reported by keep(), in the importing thread
+            self.failure = exc
+
+    def keep(self, digest: str) -> Path:
+        """The original under its hash (written once; the name is the hash, never the user's)."""
+        self.writer.join()
+        target = self.folder / digest
+        if self.failure is not None:
+            if isinstance(self.failure, OSError) and faults.is_disk_full(self.failure):
+                raise UserError(" / ".join(faults.disk_full(self.folder))) from None
+            raise self.failure
+        if target.exists():
+            return target
+        os.replace(self.partial, target)
+        return target
+
+    def __exit__(self, *exc) -> None:
+        self.writer.join()
+        self.partial.unlink(missing_ok=True)  # never leave a half-written or unwanted copy behind
 
 
 def list_imports(db=None) -> pl.DataFrame:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -59,6 +59,10 @@ class Prepared:
     special: pl.DataFrame | None = None  # 专项考核 records, kept apart (special_assessments)
     columns_used: dict[str, str] = field(default_factory=dict)  # field -> header, for saving a template
     header_key: str = ""
+    # Set by for_parent(): the cut sheets stayed in the parse worker, and these (sheet, row, RAW) are the
+    # source rows of the problems found while reading; `reread` says how to read the file again for others.
+    raw: pl.DataFrame | None = None
+    reread: tuple = ()  # (kind, limits, options)
 
 
 def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Limits = DEFAULT_LIMITS,
@@ -71,6 +75,7 @@ def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Lim
     refuse_word(content, file_name)
     check_upload(content, file_name, limits)  # size, real type, zip bomb: before any parser sees the bytes
     sheets, encoding = read_sheets(content, file_name)
+    del content  # in the parse worker the last reference: a big export's bytes are freed before the tables are cut
     notes: list[validate.Note] = []
     sheets = _visible_sheets(sheets, options.sheet, file_name, notes)
     tables = []
@@ -92,6 +97,7 @@ def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Lim
         first = sheets[0]
         rows = first.grid.drop(ROW).head(header.HEADER_SEARCH_ROWS).rows()
         raise header.no_header_error(file_name, first.name, [list(r) for r in rows])
+    del sheets, sheet  # every cell as read: the tables hold what the rest needs (a third of the peak at 200k people)
     for table in tables:
         notes.extend(table.notes)
     chosen_kind, tables = _choose_kind(tables, kind, file_name, notes)
@@ -100,7 +106,8 @@ def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Lim
     ignored = sorted(r for t in tables for r in t.footer_rows + t.repeated_header_rows)
     _note_ignored(tables, notes)
     base = dict(file_name=file_name, kind=chosen_kind, encoding=encoding, sheets=[t.sheet for t in tables],
-                header_row=tables[0].header_row, notes=notes, ignored_rows=ignored)  # fmt: skip
+                header_row=tables[0].header_row, notes=notes, ignored_rows=ignored,
+                reread=(chosen_kind, limits, options))  # fmt: skip
     if chosen_kind == "survey":
         return _survey(tables, base)
     return _facts(tables, base, options)
@@ -429,7 +436,7 @@ def _with_context(records, table, fields: set[str], shape: str, kind: str, given
         return records
     return records.with_columns(
         *[pl.lit(v, dtype=pl.Utf8).alias(k) for k, v in fills.items()],
-        *[pl.lit("（表外）").alias(layout.col(k)) for k in fills],
+        *[layout.source("（表外）", k) for k in fills],
     )
 
 
@@ -490,8 +497,25 @@ def fact_rows(prepared: Prepared) -> pl.DataFrame:
     )
 
 
+def for_parent(prepared: Prepared) -> Prepared:
+    """What the importing process needs of a parse: the cut sheets (every cell as text) and the facts' source
+    headers stay behind, so the parse worker hands back a third of the data. The problems' source rows are
+    looked up now (rejected_rows keeps them); rows refused later, against the store, are read again (reread)."""
+    if prepared.kind == "survey" or prepared.raw is not None:
+        return prepared
+    grade = layout.col(validate.GRADE_FIELD.get(prepared.kind, ""))  # named in conflicts with the store
+    facts = prepared.facts.select(c for c in prepared.facts.columns if not c.startswith("__col_") or c == grade)
+    tables = [replace(t, body=t.body.clear()) for t in prepared.tables]
+    return replace(prepared, facts=facts, tables=tables, raw=raw_rows(prepared, prepared.problems))
+
+
 def raw_rows(prepared: Prepared, problems: pl.DataFrame) -> pl.DataFrame:
-    """(sheet, row, RAW) for the source rows the problems name: each whole row as read, as JSON."""
+    """(sheet, row, RAW) for the source rows the problems name: each whole row as read, as JSON.
+
+    After for_parent() only the rows looked up in the worker are known; callers read the file again for others.
+    """
+    if prepared.raw is not None:
+        return prepared.raw.join(problems.select("sheet", "row").unique(), on=["sheet", "row"], nulls_equal=True)
     parts = [
         layout.raw_rows(t.body, t.headers, t.sheet, problems.filter(pl.col("sheet").eq_missing(t.sheet))["row"])
         for t in prepared.tables
