@@ -49,7 +49,8 @@ def import_bytes(db, content: bytes, file_name: str, kind: str | None = None, pa
     options = _with_templates(db, options or Options())
     with load.Original(db, content) as original:  # written while the worker parses
         prepared = prepare(content, file_name, kind, limits, options)
-        result = store_prepared(db, prepared, content, partial, user, original)
+        del content  # the last reference when the CLI imports: the copy on disk serves the rest
+        result = store_prepared(db, prepared, original, partial, user)
     if options.columns and not options.template and result.status in ("imported", "partial"):
         name = save_as or Path(file_name).stem
         load.save_template(db, name, prepared.header_key, prepared.columns_used, prepared.kind)
@@ -100,8 +101,8 @@ def import_paths(db, paths, kind: str | None = None, partial: bool = False, opti
     for path in paths:
         name = Path(path).name
         try:
-            content = _read(path)
-            results.append(import_bytes(db, content, name, kind=kind, partial=partial, limits=FILE_LIMITS,
+            # No local name for the bytes: import_bytes holds the only reference, and frees them once parsed.
+            results.append(import_bytes(db, _read(path), name, kind=kind, partial=partial, limits=FILE_LIMITS,
                                         options=options, save_as=save_as))  # fmt: skip
         except UserError as exc:
             results.append(ImportResult(status="refused", file_name=name, message=str(exc)))

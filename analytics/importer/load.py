@@ -54,17 +54,15 @@ def result_of(prepared: pipeline.Prepared, status: str, problems: pl.DataFrame, 
     )  # fmt: skip
 
 
-def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: bool, user: str | None,
-                   original: Original | None = None) -> ImportResult:  # fmt: skip
+def store_prepared(
+    db, prepared: pipeline.Prepared, original: Original, partial: bool, user: str | None
+) -> ImportResult:
     """Write a checked file in one transaction; refused (store untouched) when it has problems and not partial.
 
-    `original`: the bytes already being written beside the store (import_bytes starts that before parsing)."""
-    if original is None:
-        with Original(db, content) as original:
-            return store_prepared(db, prepared, content, partial, user, original)
+    `original`: the file's bytes being written beside the store (import_bytes starts that before parsing)."""
     if prepared.problems.height and not partial:
         return result_of(prepared, "refused", prepared.problems)
-    digest = sha256_of(content)
+    digest = original.digest()
     path = store.db_path(db)
     try:
         con = store.connect(path)
@@ -83,7 +81,7 @@ def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: boo
                      f"the same content was imported as #{earlier[0]}; nothing added")
                 )  # fmt: skip
                 return result
-            return _write(con, prepared, content, digest, partial, user, original)
+            return _write(con, prepared, digest, partial, user, original)
     except _Refused as refused:
         prepared.notes.extend(refused.notes)
         return result_of(prepared, "refused", refused.problems)
@@ -91,7 +89,7 @@ def store_prepared(db, prepared: pipeline.Prepared, content: bytes, partial: boo
         con.close()
 
 
-def _write(con, prepared, content: bytes, digest: str, partial: bool, user, original: Original) -> ImportResult:
+def _write(con, prepared, digest: str, partial: bool, user, original: Original) -> ImportResult:
     notes: list = []
     if prepared.kind == "survey":
         problems, rows = prepared.problems, None
@@ -114,13 +112,13 @@ def _write(con, prepared, content: bytes, digest: str, partial: bool, user, orig
         stored = store.insert_frame(
             con, prepared.kind, rows.drop(REC).with_columns(pl.lit(import_id, pl.Int32).alias("import_id"))
         )
-    rejected = _insert_rejected(con, prepared, problems, import_id, content)
+    rejected = _insert_rejected(con, prepared, problems, import_id, original)
     status = "partial" if partial and problems.height else "imported"
     prepared.notes.extend(notes)
     user = user or audit.os_actor()  # the app passes its logged-in user; the CLI is the OS user
     _insert_import(con, prepared, import_id, digest, stored, rejected, status, user)
     audit.record(con, user, "import", prepared.file_name, {"import_id": import_id, "status": status, "rows": stored})
-    original.keep(digest)
+    original.keep()
     return result_of(prepared, status, problems, import_id=import_id, rows=stored, rejected=rejected)
 
 
@@ -218,11 +216,11 @@ def _insert_survey(con, prepared, import_id: int) -> int:
     return prepared.survey["survey_respondents"].height
 
 
-def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int, content: bytes) -> int:
+def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int, original: Original) -> int:
     """One rejected_rows row per problem, with the whole source row as read; returns refused source rows."""
     if problems.height == 0:
         return 0
-    raw = _raw_rows(prepared, problems, content) if prepared.tables else None
+    raw = _raw_rows(prepared, problems, original) if prepared.tables else None
     frame = problems if raw is None else problems.join(raw, on=["sheet", "row"], how="left", nulls_equal=True)
     rejected = frame.select(
         pl.lit(import_id, pl.Int32).alias("import_id"),
@@ -239,7 +237,7 @@ def _insert_rejected(con, prepared, problems: pl.DataFrame, import_id: int, cont
     return problems.select("sheet", "row").unique().height
 
 
-def _raw_rows(prepared, problems: pl.DataFrame, content: bytes) -> pl.DataFrame:
+def _raw_rows(prepared, problems: pl.DataFrame, original: Original) -> pl.DataFrame:
     """The problems' source rows as read: those the parse looked up, and the file read again for the rest
     (rows refused against the store, in a partial import)."""
     raw = pipeline.raw_rows(prepared, problems)
@@ -250,7 +248,7 @@ def _raw_rows(prepared, problems: pl.DataFrame, content: bytes) -> pl.DataFrame:
         return raw
     from analytics import parse_isolation
 
-    return pl.concat([raw, parse_isolation.raw_rows(content, prepared, missing)], how="vertical_relaxed")
+    return pl.concat([raw, parse_isolation.raw_rows(original.read(), prepared, missing)], how="vertical_relaxed")
 
 
 def _insert_import(con, prepared, import_id, digest, stored, rejected, status, user) -> None:
@@ -269,14 +267,15 @@ def _insert_import(con, prepared, import_id, digest, stored, rejected, status, u
 
 
 class Original:
-    """A file's original bytes, written under originals_dir(db) in a thread while the file is parsed and
-    checked (a 80 MB export takes a quarter of a second to write), named by its hash once the import is
-    stored (`keep`), and removed when it is not (the end of the `with` block)."""
+    """A file's original bytes, hashed and written under originals_dir(db) in a thread while the file is parsed
+    and checked (a 300 MB export takes a second), named by its hash once the import is stored (`keep`), and
+    removed when it is not (the end of the `with` block). Once written, the importer needs no copy in memory."""
 
     def __init__(self, db, content: bytes):
         self.folder = store.originals_dir(store.db_path(db))
-        self.content = content
+        self.content: bytes | None = content
         self.partial = self.folder / f".{os.getpid()}.{threading.get_ident()}.{id(self)}.tmp"
+        self.sha256 = ""
         self.failure: BaseException | None = None
         self.writer = threading.Thread(target=self._write, daemon=True)
 
@@ -286,23 +285,38 @@ class Original:
 
     def _write(self) -> None:
         try:
+            self.sha256 = sha256_of(self.content)
             self.folder.mkdir(parents=True, exist_ok=True)
             self.partial.write_bytes(self.content)
-        except BaseException as exc:  # noqa: BLE001 - reported by keep(), in the importing thread
+        except BaseException as exc:  # noqa: BLE001 - reported by _written(), in the importing thread
             self.failure = exc
+        finally:
+            self.content = None
 
-    def keep(self, digest: str) -> Path:
-        """The original under its hash (written once; the name is the hash, never the user's)."""
+    def digest(self) -> str:
         self.writer.join()
-        target = self.folder / digest
-        if self.failure is not None:
-            if isinstance(self.failure, OSError) and faults.is_disk_full(self.failure):
-                raise UserError(" / ".join(faults.disk_full(self.folder))) from None
-            raise self.failure
-        if target.exists():
-            return target
-        os.replace(self.partial, target)
+        return self.sha256
+
+    def read(self) -> bytes:
+        """The bytes again, from the copy on disk (to read the file a second time)."""
+        self._written()
+        return self.partial.read_bytes()
+
+    def keep(self) -> Path:
+        """The original under its hash (written once; the name is the hash, never the user's)."""
+        self._written()
+        target = self.folder / self.sha256
+        if not target.exists():
+            os.replace(self.partial, target)
         return target
+
+    def _written(self) -> None:
+        self.writer.join()
+        if self.failure is None:
+            return
+        if isinstance(self.failure, OSError) and faults.is_disk_full(self.failure):
+            raise UserError(" / ".join(faults.disk_full(self.folder))) from None
+        raise self.failure
 
     def __exit__(self, *exc) -> None:
         self.writer.join()
