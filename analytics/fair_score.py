@@ -34,7 +34,9 @@ solved for all units at once by one sparse factorisation.
 
 Cost: both fits are exact and grow linearly with the rows (a province, 2.3 M person-quarters, takes a
 few seconds); the standard errors are formed a slice of bodies at a time, so memory grows with
-bodies x lane-quarters, never with bodies x bodies or bodies x units.
+bodies x lane-quarters, never with bodies x bodies or bodies x units. The leniency fit reads the rows as
+integer codes that sort as their strings do (no copy of the rows' text), and is made once per quarterly
+frame (analytics.frame_memo: once per data version of a cached dataset), keeping per row one number.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
+from analytics import frame_memo
 from analytics.lanes import assign_lanes
 from analytics.settings import Settings
 from analytics.vocab import GRADE_POINTS
@@ -121,25 +124,49 @@ class LeniencyFit:
         return self.fair["fair_score"].null_count() < self.fair.height
 
 
-def _empty_fit(level: str, quarterly: pl.DataFrame, note: str, slope: float = float("nan")) -> LeniencyFit:
-    fair = _scored_rows(quarterly).with_columns(
-        pl.lit(None, dtype=pl.Utf8).alias("level"),
-        pl.lit(None, dtype=pl.Utf8).alias("subject"),
-        *(
-            pl.lit(None, dtype=pl.Float64).alias(c)
-            for c in ("adjustment", "fair_score", "grade_points", "fair_grade_points")
-        ),
-    )
-    return LeniencyFit(
-        level=level,
-        slope=slope,
-        slope_se=float("nan"),
-        sigma=float("nan"),
-        tau=float("nan"),
-        n=0,
-        effects=pl.DataFrame(schema=EFFECTS_SCHEMA),
-        fair=fair.select(list(FAIR_SCHEMA)),
-        note=note,
+@dataclass(frozen=True)
+class _Fit:
+    """What a fit keeps (memoised per quarterly frame, so a second call on the same data does not refit):
+    its numbers, the bodies' effects and, per scored row, the one number the fair scores are made from.
+    No frame of the data's rows: a few MB at province scale, where LeniencyFit.fair is hundreds."""
+
+    level: str
+    slope: float
+    slope_se: float
+    sigma: float
+    tau: float
+    n: int  # 0: nothing was fitted (no scores, too few graded rows)
+    effects: pl.DataFrame
+    note: str
+    # Per scored row (in the data's order): the body's shrunk leniency re-centred within its lane-quarter,
+    # in grade points; None where scores do not carry a grade effect (no fair score).
+    centred: np.ndarray | None
+
+    def public(self, prepared: pl.DataFrame) -> LeniencyFit:
+        """The LeniencyFit of the data this was fitted on (`prepared`: _prepare's frame), its fair rows built."""
+        fair = _unfitted_rows(prepared) if self.n == 0 else _fair_scores(prepared, self)
+        numbers = {k: getattr(self, k) for k in ("level", "slope", "slope_se", "sigma", "tau", "n", "effects", "note")}
+        return LeniencyFit(**numbers, fair=fair)
+
+
+def _empty_fit(level: str, note: str) -> _Fit:
+    nan = float("nan")
+    return _Fit(level, nan, nan, nan, nan, 0, pl.DataFrame(schema=EFFECTS_SCHEMA), note, None)
+
+
+def _unfitted_rows(prepared: pl.DataFrame) -> pl.DataFrame:
+    """The fair rows of a fit that estimated nothing: who and what, no grading body, no adjustment."""
+    return (
+        _scored_rows(prepared)
+        .with_columns(
+            pl.lit(None, dtype=pl.Utf8).alias("level"),
+            pl.lit(None, dtype=pl.Utf8).alias("subject"),
+            *(
+                pl.lit(None, dtype=pl.Float64).alias(c)
+                for c in ("adjustment", "fair_score", "grade_points", "fair_grade_points")
+            ),
+        )
+        .select(list(FAIR_SCHEMA))
     )
 
 
@@ -154,20 +181,36 @@ def _scored_rows(quarterly: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _with_bodies(quarterly: pl.DataFrame, level: str) -> tuple[pl.DataFrame, str]:
-    """Add `level` and `subject` (the grading body of each row) and say which was used."""
-    has_reviewers = "reviewer" in quarterly.columns and quarterly["reviewer"].null_count() < quarterly.height
-    if level == "reviewer" and has_reviewers:
-        named = pl.col("reviewer").is_not_null() & (pl.col("reviewer").cast(pl.Utf8).str.strip_chars() != "")
-        out = quarterly.with_columns(
+def _uses_reviewers(quarterly: pl.DataFrame, level: str) -> bool:
+    return (
+        level == "reviewer"
+        and "reviewer" in quarterly.columns
+        and quarterly["reviewer"].null_count() < quarterly.height
+    )
+
+
+def _named() -> pl.Expr:
+    """The row names its reviewer (not empty, not blank): that reviewer is its grading body."""
+    return pl.col("reviewer").is_not_null() & (pl.col("reviewer").cast(pl.Utf8).str.strip_chars() != "")
+
+
+def _bodies_note(quarterly: pl.DataFrame, level: str) -> str:
+    """What the reader should know about which grading body was used."""
+    if _uses_reviewers(quarterly, level):
+        missing = quarterly.height - int(quarterly.select(_named().sum()).item())
+        return f"{missing} person-quarters without a reviewer are attributed to their unit." if missing else ""
+    return "The data names no reviewers: effects are estimated per unit." if level == "reviewer" else ""
+
+
+def _with_bodies(quarterly: pl.DataFrame, level: str) -> pl.DataFrame:
+    """Add `level` and `subject`: the grading body of each row (the reviewer where named, else the unit)."""
+    if _uses_reviewers(quarterly, level):
+        named = _named()
+        return quarterly.with_columns(
             pl.when(named).then(pl.lit("reviewer")).otherwise(pl.lit("unit")).alias("level"),
             pl.when(named).then(pl.col("reviewer").cast(pl.Utf8)).otherwise(pl.col("unit")).alias("subject"),
         )
-        missing = out.filter(pl.col("level") == "unit").height
-        note = f"{missing} person-quarters without a reviewer are attributed to their unit." if missing else ""
-        return out, note
-    note = "The data names no reviewers: effects are estimated per unit." if level == "reviewer" else ""
-    return quarterly.with_columns(pl.lit("unit").alias("level"), pl.col("unit").alias("subject")), note
+    return quarterly.with_columns(pl.lit("unit").alias("level"), pl.col("unit").alias("subject"))
 
 
 def _prepare(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -177,11 +220,8 @@ def _prepare(quarterly: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     return quarterly.select([c for c in MODEL_COLUMNS if c in quarterly.columns])
 
 
-def _with_points(rows: pl.DataFrame) -> pl.DataFrame:
-    return rows.with_columns(
-        pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64).alias("_y"),
-        pl.col("score").cast(pl.Float64),
-    )
+def _points() -> pl.Expr:
+    return pl.col("grade").replace_strict(GRADE_POINTS, default=None, return_dtype=pl.Float64)
 
 
 @dataclass(frozen=True)
@@ -269,23 +309,54 @@ def _solve(body: np.ndarray, cell: np.ndarray, o: np.ndarray, y: np.ndarray, rid
 
 
 def _codes(frame: pl.DataFrame, keys: list[str]) -> tuple[np.ndarray, pl.DataFrame]:
-    """Dense codes 0..k-1 of the distinct `keys` in sorted order, and those keys (code i in row i).
+    """Dense codes 0..k-1 of the distinct `keys` in sorted order (null first, as a sort puts it), and those
+    keys (code i in row i): each column coded on its own (_sorted_codes), the codes combined into one integer."""
+    combined, distinct = np.zeros(frame.height, dtype=np.int64), []
+    for key in keys:
+        code, values = _sorted_codes(frame[key])
+        combined = combined * values.len() + code
+        distinct.append(values)
+    codes, present = _compact(combined, np.ones(frame.height, dtype=bool))
+    places = []
+    for values in reversed(distinct):  # undo the combination, last key first
+        places.append(values.gather(present % values.len()))
+        present = present // values.len()
+    return codes, pl.DataFrame(places[::-1])
 
-    A group-by with row indices: ranking concatenated key strings cost several times more at 2 M rows.
+
+def _sorted_codes(values: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Each value's place among the distinct values sorted (null first), and those values: integers that sort as
+    the values do, so that grouping and sorting on them is grouping and sorting on the (wide) strings."""
+    if values.dtype in (pl.Categorical, pl.Enum):
+        values = values.cast(pl.Utf8)
+    distinct = values.unique().sort()
+    if values.dtype == pl.Utf8:  # a lookup of each string in the sorted distinct ones, no sort of the rows
+        code = values.cast(pl.Enum(distinct.drop_nulls())).to_physical()
+    else:
+        code = values.rank("dense") - 1
+    offset = int(distinct.null_count() > 0)
+    return (code.cast(pl.Int32) + offset).fill_null(0).to_numpy(), distinct
+
+
+def _compact(codes: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the `kept` rows renumbered 0..k-1 (order kept), and the old code of each new one."""
+    if codes.size and int(codes.max()) > 4 * codes.size:  # sparse codes (many keys combined): sort, not count
+        present, new = np.unique(codes[kept], return_inverse=True)
+        return new.reshape(-1), present
+    present = np.bincount(codes[kept], minlength=int(codes.max()) + 1 if codes.size else 0) > 0
+    return (np.cumsum(present) - 1)[codes[kept]], np.flatnonzero(present)
+
+
+def _body_table(
+    places: pl.DataFrame, keys: pl.DataFrame, sol: _Solution, units: pl.Series, lanes: pl.Series
+) -> pl.DataFrame:
+    """One row per body: who, where, how much evidence; alpha centred within its lane, with its exact SE.
+
+    `places`: one row per fitted row, integer codes only: _b (body), unit, lane (codes into `units`, `lanes`,
+    which sort as the names do) and person.
     """
-    groups = frame.select(keys).with_row_index("_i").group_by(keys).agg("_i").sort(keys)
-    codes = np.empty(frame.height, dtype=np.int64)
-    members = groups["_i"]
-    codes[members.explode(empty_as_null=False).to_numpy()] = np.repeat(
-        np.arange(groups.height), members.list.len().to_numpy()
-    )
-    return codes, groups.drop("_i")
-
-
-def _body_table(fit_rows: pl.DataFrame, keys: pl.DataFrame, sol: _Solution) -> pl.DataFrame:
-    """One row per body: who, where, how much evidence; alpha centred within its lane, with its exact SE."""
-    places = (
-        fit_rows.group_by("_b", "unit", "lane")
+    where = (
+        places.group_by("_b", "unit", "lane")
         .len()
         .sort(["_b", "len", "unit", "lane"], descending=[False, True, False, False])
         .group_by("_b", maintain_order=True)
@@ -295,12 +366,15 @@ def _body_table(fit_rows: pl.DataFrame, keys: pl.DataFrame, sol: _Solution) -> p
             pl.col("len").sum().cast(pl.UInt32).alias("n"),
             pl.col("unit").n_unique().cast(pl.UInt32).alias("units_graded"),
         )
+        .with_columns(
+            pl.lit(units).gather(pl.col("unit")).alias("unit"), pl.lit(lanes).gather(pl.col("lane")).alias("lane")
+        )
     )
-    people = fit_rows.group_by("_b").agg(pl.col("person_id").n_unique().cast(pl.UInt32).alias("people"))
+    people = places.group_by("_b").agg(pl.col("person").n_unique().cast(pl.UInt32).alias("people"))
     bodies = (
         keys.with_row_index("_b")
         .with_columns(pl.col("_b").cast(pl.Int64))
-        .join(places, on="_b")
+        .join(where, on="_b")
         .join(people, on="_b")
         .sort("_b")
         .select("_b", "level", "subject", "n", "people", "units_graded", "unit", "lane")
@@ -349,24 +423,20 @@ def _shrink(effects: pl.DataFrame, min_graded: int) -> tuple[pl.DataFrame, float
     return effects.with_columns(pl.Series("p_value", p, dtype=pl.Float64).fill_nan(None)), float(np.sqrt(tau2))
 
 
-def _fair_scores(rows: pl.DataFrame, cell: np.ndarray, shrunk: np.ndarray, slope: float, usable: bool) -> pl.DataFrame:
-    """Per scored row: the body's shrunk leniency taken out of score and grade points.
-
-    `cell`: row -> lane-quarter; `shrunk`: row -> its body's shrunk alpha (0 where the body was not estimated).
-    """
-    scored = rows.with_columns(pl.col("_y").alias("grade_points"))
-    if not usable:
+def _fair_scores(prepared: pl.DataFrame, fit: _Fit) -> pl.DataFrame:
+    """Per scored row: the body's shrunk leniency taken out of score and grade points."""
+    scored = _with_bodies(prepared.filter(pl.col("score").is_not_null()), fit.level).with_columns(
+        _points().alias("grade_points"), pl.col("score").cast(pl.Float64)
+    )
+    if fit.centred is None:
         return scored.with_columns(
             pl.lit(None, dtype=pl.Float64).alias("adjustment"),
             pl.lit(None, dtype=pl.Float64).alias("fair_score"),
             pl.lit(None, dtype=pl.Float64).alias("fair_grade_points"),
         ).select(list(FAIR_SCHEMA))
-    # Re-centre per lane and quarter: ranks within a lane are unchanged, values stay on their scale.
-    per_cell = np.bincount(cell).astype(float)
-    centred = shrunk - (np.bincount(cell, weights=shrunk) / per_cell)[cell]
     return (
-        scored.with_columns(pl.Series("_points_adjustment", centred))
-        .with_columns((pl.col("_points_adjustment") / slope).alias("adjustment"))
+        scored.with_columns(pl.Series("_points_adjustment", fit.centred))
+        .with_columns((pl.col("_points_adjustment") / fit.slope).alias("adjustment"))
         .with_columns(
             (pl.col("score") - pl.col("adjustment")).alias("fair_score"),
             (pl.col("grade_points") - pl.col("_points_adjustment")).alias("fair_grade_points"),
@@ -375,10 +445,12 @@ def _fair_scores(rows: pl.DataFrame, cell: np.ndarray, shrunk: np.ndarray, slope
     )
 
 
-def _compact(codes: np.ndarray, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of the `kept` rows renumbered 0..k-1 (order kept), and the old code of each new one."""
-    present = np.bincount(codes[kept], minlength=int(codes.max()) + 1) > 0
-    return (np.cumsum(present) - 1)[codes[kept]], np.flatnonzero(present)
+def _fitted(quarterly: pl.DataFrame, settings: Settings, level: str) -> _Fit:
+    """The fit of `quarterly` at `level`, made once per frame (a cached dataset's frame: once per data version)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    key = ("leniency", level, repr(settings))
+    return frame_memo.memo(quarterly, key, lambda: _fit(_prepare(quarterly, settings), settings, level))
 
 
 def estimate_leniency(quarterly: pl.DataFrame, settings: Settings, level: str = "reviewer") -> LeniencyFit:
@@ -387,28 +459,72 @@ def estimate_leniency(quarterly: pl.DataFrame, settings: Settings, level: str = 
     >>> fit = estimate_leniency(data.quarterly, load_settings())  # doctest: +SKIP
     >>> fit.effects.sort("z", descending=True).head()              # most lenient bodies first  # doctest: +SKIP
     """
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    if quarterly.height == 0 or quarterly["score"].null_count() == quarterly.height:
-        return _empty_fit(
-            level, _prepare(quarterly, settings), "No scores in the data: leniency cannot be adjusted for scores."
-        )
-    with_bodies, note = _with_bodies(_prepare(quarterly, settings), level)
-    rows = _with_points(with_bodies).filter(pl.col("score").is_not_null())  # the fair scores' rows
-    fit = (rows["_y"].is_not_null() & rows["score"].is_finite()).to_numpy()
-    fit_rows = rows.filter(pl.Series(fit))
-    if fit_rows.height < 3 or fit_rows["score"].n_unique() < 2:
-        return _empty_fit(level, rows, "Too few graded person-quarters with scores to fit the model.")
+    fit = _fitted(quarterly, settings, level)
+    return fit.public(_prepare(quarterly, settings))
+
+
+def row_fair_scores(quarterly: pl.DataFrame, settings: Settings, level: str = "reviewer") -> tuple[pl.Series, str]:
+    """The fair score of every row of `quarterly`, in its order (null where the row has no score, or where the
+    fit gives no fair scores), and the fit's note: LeniencyFit.fair's `fair_score` without its frame of rows."""
+    fit = _fitted(quarterly, settings, level)
+    if fit.centred is None:
+        return pl.repeat(None, quarterly.height, dtype=pl.Float64, eager=True).alias("fair_score"), fit.note
+    scored = quarterly["score"].is_not_null()
+    centred = np.zeros(quarterly.height)
+    centred[scored.to_numpy()] = fit.centred
+    # Divided by Polars as _fair_scores does (it may multiply by 1 / slope): the same numbers to the last bit.
+    fair = pl.when(scored).then(pl.col("score").cast(pl.Float64) - pl.lit(pl.Series(centred)) / fit.slope)
+    return quarterly.select(fair.alias("fair_score")).to_series(), fit.note
+
+
+def _fit(prepared: pl.DataFrame, settings: Settings, level: str) -> _Fit:
+    """The model fitted on integer codes and numbers only: no copy of the rows' strings is made."""
+    if prepared.height == 0 or prepared["score"].null_count() == prepared.height:
+        return _empty_fit(level, "No scores in the data: leniency cannot be adjusted for scores.")
+    note = _bodies_note(prepared, level)
+    scored = prepared["score"].is_not_null().to_numpy()
+    # Made before the fit's temporaries: kept (memoised) on top of them, it would hold the freed heap below it
+    # in the process (about 200 MB at province scale, measured with glibc's mallinfo2).
+    centred = np.empty(int(scored.sum()))
+    o = prepared["score"].cast(pl.Float64).to_numpy()[scored]
+    y = prepared.select(_points()).to_series().to_numpy()[scored]  # NaN: a grade without points
+    fit = ~np.isnan(y) & np.isfinite(o)
+    if fit.sum() < 3 or pl.Series(o[fit]).n_unique() < 2:
+        return _empty_fit(level, "Too few graded person-quarters with scores to fit the model.")
     # Codes over all scored rows (the fair scores need them), renumbered over the rows that enter the fit.
-    body_all, keys = _codes(rows, ["level", "subject"])
-    cell_all, _ = _codes(rows, ["lane", "year", "quarter"])
+    # Each code sorts as its key does, so the bodies and cells come in the order a sort of the strings gives
+    # (values only unscored rows hold leave gaps, closed by the renumbering).
+    unit, units = _sorted_codes(prepared["unit"])
+    unit = unit[scored]
+    if _uses_reviewers(prepared, level):  # reviewers first ('reviewer' sorts before 'unit'), then units
+        reviewer, reviewers = _sorted_codes(prepared["reviewer"])
+        reviewer = reviewer[scored]
+        named = prepared.select(_named()).to_series().to_numpy()[scored]
+        subject = np.where(named, reviewer, reviewers.len() + unit)
+        del reviewer, named
+        levels = ["reviewer"] * reviewers.len() + ["unit"] * units.len()
+        names = pl.DataFrame({"level": levels, "subject": pl.concat([reviewers, units])})
+    else:
+        subject = unit
+        names = pl.DataFrame({"level": ["unit"] * units.len(), "subject": units})
+    body_all, present = _compact(subject, np.ones(len(subject), dtype=bool))
+    del subject
+    keys = names[present]
+    lane, lanes = _sorted_codes(prepared["lane"])
+    lane = lane[scored]
+    periods = prepared.select("year", "quarter").filter(pl.Series(scored)).with_columns(pl.Series("lane", lane))
+    cell_all, _ = _codes(periods, ["lane", "year", "quarter"])
+    del periods
     body, fitted = _compact(body_all, fit)
     cell, _ = _compact(cell_all, fit)
-    fit_rows = fit_rows.with_columns(pl.Series("_b", body))
+    # Who is who only counts people per body: any code will do, a rank is the cheapest at 200k people.
+    person = prepared["person_id"].rank("dense").fill_null(0).to_numpy()[scored][fit]
+    places = pl.DataFrame({"_b": body.astype(np.int32), "unit": unit[fit], "lane": lane[fit], "person": person})
+    del unit, lane, person
     # The matrices are small; multi-threaded BLAS fighting Polars' own threads made this 20x slower (measured).
     with threadpool_limits(limits=1, user_api="blas"):
-        sol = _solve(body, cell, fit_rows["score"].to_numpy(), fit_rows["_y"].to_numpy(), settings.leniency.ridge)
-        bodies = _body_table(fit_rows, keys[fitted], sol)
+        sol = _solve(body, cell, o[fit], y[fit], settings.leniency.ridge)
+        bodies = _body_table(places, keys[fitted], sol, units, lanes)
     slope_se = float(np.sqrt(sol.sigma2 * sol.schur_inv[0, 0]))
     effects, tau = _shrink(bodies, settings.leniency.min_graded)
     usable = bool(np.isfinite(slope_se) and sol.slope > MIN_SLOPE_T * slope_se)
@@ -423,19 +539,23 @@ def estimate_leniency(quarterly: pl.DataFrame, settings: Settings, level: str = 
         pl.when(nested).then(pl.lit(NESTED_ZH)).otherwise(None).alias("caveat_zh"),
         pl.when(nested).then(pl.lit(NESTED_EN)).otherwise(None).alias("caveat_en"),
     )
-    shrunk = np.zeros(len(keys))
-    shrunk[fitted] = effects["shrunk"].fill_null(0.0).to_numpy()
+    if usable:  # re-centred per lane and quarter: ranks within a lane are unchanged, values stay on their scale
+        shrunk = np.zeros(len(keys))
+        shrunk[fitted] = effects["shrunk"].fill_null(0.0).to_numpy()
+        shrunk = shrunk[body_all]  # 0 where the body was not estimated
+        per_cell = np.bincount(cell_all).astype(float)
+        np.subtract(shrunk, (np.bincount(cell_all, weights=shrunk) / per_cell)[cell_all], out=centred)
     effects = effects.select([pl.col(c).cast(t) for c, t in EFFECTS_SCHEMA.items()]).sort("lane", "subject")
-    return LeniencyFit(
-        level=level,
-        slope=sol.slope,
-        slope_se=slope_se,
-        sigma=float(np.sqrt(sol.sigma2)),
-        tau=tau,
-        n=fit_rows.height,
-        effects=effects,
-        fair=_fair_scores(rows, cell_all, shrunk[body_all], sol.slope, usable),
-        note=note.strip(),
+    return _Fit(
+        level,
+        sol.slope,
+        slope_se,
+        float(np.sqrt(sol.sigma2)),
+        tau,
+        int(fit.sum()),
+        effects,
+        note.strip(),
+        centred if usable else None,
     )
 
 

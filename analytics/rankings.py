@@ -149,24 +149,30 @@ def _grade_points() -> pl.Expr:
 
 
 def _yardsticks(
-    quarterly: pl.DataFrame, by: str, settings: Settings, index: IndexWeights | None, fair_optional: bool = False
+    quarterly: pl.DataFrame,
+    by: str,
+    settings: Settings,
+    index: IndexWeights | None,
+    fair_optional: bool = False,
+    keep: tuple[str, ...] | None = None,
 ) -> pl.DataFrame:
-    """Per person-quarter: grade points, score, and the index or fair score where asked (or where possible)."""
-    out = quarterly.with_columns(_grade_points().alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
+    """Per person-quarter: grade points, score, and the index or fair score where asked (or where possible).
+
+    `keep`: only these columns of `quarterly` come out (the fair scores' model still reads all of it).
+    """
+    out = quarterly if keep is None else quarterly.select(keep)
+    out = out.with_columns(_grade_points().alias("_points"), pl.col("score").cast(pl.Float64).alias("_score"))
     if by == "index":
         complete = pl.all_horizontal(_sub_score(k).is_not_null() for k in index.weights)
         out = out.with_columns(pl.when(complete).then(_index_value(index)).alias("_index"))
     if by == "fair" or (fair_optional and quarterly["score"].null_count() < quarterly.height):
-        from analytics.fair_score import estimate_leniency  # its model's imports only where fair scores are asked
+        from analytics.fair_score import row_fair_scores  # its model's imports only where fair scores are asked
 
-        fit = estimate_leniency(quarterly, settings, level="reviewer")
-        if by == "fair" and not fit.has_fair_scores:
-            raise UserError(f"fair scores need scores that predict grades. {fit.note}")
-        out = out.join(
-            fit.fair.select("person_id", "year", "quarter", pl.col("fair_score").alias("_fair")),
-            on=["person_id", "year", "quarter"],
-            how="left",
-        )
+        # In the rows' own order: attached as a column, not joined on the person and quarter.
+        fair, note = row_fair_scores(quarterly, settings, level="reviewer")
+        if by == "fair" and fair.null_count() == fair.len():
+            raise UserError(f"fair scores need scores that predict grades. {note}")
+        out = out.with_columns(fair.alias("_fair"))
     return out
 
 
@@ -530,6 +536,9 @@ UNIT_COLUMNS = (
 )  # fmt: skip
 
 
+_UNIT_ROW_COLUMNS = ("person_id", "unit", "unit_type", "year", "quarter", "grade", "score")
+
+
 def rank_units(
     data,
     settings: Settings,
@@ -545,7 +554,8 @@ def rank_units(
         raise UserError(f"rank units by one of {', '.join(UNITS_BY)}, not {by!r}")
     quarterly = data.quarterly
     win = select_window(quarterly, period, year, window)
-    yard = _yardsticks(quarterly, by, settings, None, fair_optional=True)
+    # Only the columns a unit's numbers are made of: each window's rows are copied from these.
+    yard = _yardsticks(quarterly, by, settings, None, fair_optional=True, keep=_UNIT_ROW_COLUMNS)
     current = _unit_value(_unit_table(yard, win), by)
     before = _unit_value(_unit_table(yard, win.previous()), by).select("lane", "unit", pl.col("value").alias("_before"))
     n = pl.col("value").count().over("lane")

@@ -244,3 +244,50 @@ def test_a_unit_whose_grades_ignore_scores_shows_no_reviewer_effect_with_its_own
     own = estimate_within_units(rows, ridge=1.0, slope_by="unit").filter(pl.col("reviewer") == "乙1").row(0, named=True)
     assert common["z"] > 3  # one slope for all: 乙1's weaker people "should" have got lower grades
     assert abs(own["alpha"]) < 1e-9 and own["slope"] == pytest.approx(0, abs=1e-9)
+
+
+def test_the_fit_is_made_once_per_dataset_and_again_for_new_data(monkeypatch):
+    fits = []
+    real = fair_score._fit
+    monkeypatch.setattr(fair_score, "_fit", lambda *a: fits.append(a[2]) or real(*a))
+    data, settings = frames(sections()), Settings()
+    first = estimate_leniency(data.quarterly, settings)
+    again = estimate_leniency(data.quarterly, settings)
+    fair, _ = fair_score.row_fair_scores(data.quarterly, settings)  # what the rankings read: the same fit
+    assert fits == ["reviewer"]
+    assert again.effects.equals(first.effects) and again.fair.equals(first.fair)
+    estimate_leniency(data.quarterly, settings, level="unit")
+    estimate_leniency(data.quarterly, Settings(leniency=type(settings.leniency)(ridge=5.0)))
+    assert fits == ["reviewer", "unit", "reviewer"]  # another level, other settings: fitted afresh
+    newer = frames(sections())  # a new data version is a new frame: fitted afresh
+    assert estimate_leniency(newer.quarterly, settings).effects.equals(first.effects)
+    assert len(fits) == 4
+    # The rows' fair scores in the rows' order are the fit's, to the last bit; unscored rows have none.
+    q = data.quarterly.with_row_index("_row")
+    expected = q.join(first.fair, on=["person_id", "year", "quarter"], how="left").sort("_row")["fair_score"]
+    assert fair.equals(expected, check_names=False)
+
+
+def test_rows_without_a_score_or_a_unit_keep_their_place():
+    q = sections().with_columns(
+        pl.when(pl.col("person_id") == "R2-0").then(None).otherwise(pl.col("score")).alias("score"),
+        pl.when(pl.col("person_id") == "R3-1").then(None).otherwise(pl.col("unit")).alias("unit"),
+    )
+    quarterly = frames(q).quarterly
+    fit = estimate_leniency(quarterly, Settings())
+    assert fit.fair.height == quarterly["score"].is_not_null().sum()
+    fair, _ = fair_score.row_fair_scores(quarterly, Settings())
+    unscored = quarterly.with_columns(fair=fair).filter(pl.col("score").is_null())
+    assert unscored.height == 8 and unscored["fair"].null_count() == 8
+    assert fit.effects.filter(pl.col("subject") == "R3")["unit"].to_list() == ["单位R3"]  # its most graded unit
+
+
+def test_codes_sort_as_the_keys_do_with_nulls_first():
+    frame = pl.DataFrame(
+        {"unit": ["乙", None, "甲", "乙", "甲", None], "year": [2025, 2024, 2025, None, 2025, 2024]},
+        schema_overrides={"year": pl.Int32},
+    )
+    codes, keys = fair_score._codes(frame, ["unit", "year"])
+    expected = frame.unique().sort(["unit", "year"])  # a sort puts nulls first
+    assert keys.equals(expected)
+    assert frame.equals(keys[codes])  # code i is key row i

@@ -186,6 +186,25 @@ def test_fair_ranking_moves_the_lenient_reviewers_people_down():
     assert mean_percentile(by_fair) < mean_percentile(raw)
 
 
+def test_unit_and_fair_rankings_share_one_fit_of_the_dataset(monkeypatch):
+    from analytics import fair_score
+
+    fits = []
+    real = fair_score._fit
+    monkeypatch.setattr(fair_score, "_fit", lambda *a: fits.append(1) or real(*a))
+    d = frames(sections())
+    fair_units = rank_units(d, S, year=2025, by="fair")
+    assert rank_units(d, S, year=2025, by="fair").equals(fair_units)
+    rank_units(d, S, period="2025Q4")  # ranked by share of 好, with each unit's fair mean beside it
+    rank_people(d, S, year=2025, by="fair")
+    assert len(fits) == 1
+    # A unit's fair mean is the mean of its people's fair scores in the window.
+    fair = fair_score.estimate_leniency(d.quarterly, S).fair.filter(pl.col("year") == 2025)
+    expected = fair.group_by("unit").agg(pl.col("fair_score").mean().alias("expected"))
+    both = fair_units.join(expected, on="unit")
+    assert both.height == 4 and (both["fair_mean"] - both["expected"]).abs().max() < 1e-9
+
+
 def test_units_ranked_within_unit_types_by_share_of_good():
     rows = []
     for unit, goods, kind in (("甲局", 2, "综合管理"), ("乙局", 1, "综合管理"), ("丙镇", 3, "乡镇街道")):
