@@ -21,6 +21,7 @@ import resource
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 
 from analytics.errors import UserError
@@ -208,7 +209,22 @@ def _spill_parent(size: int) -> str | None:
     except OSError:
         return None
     room = free.f_bavail * free.f_frsize
-    return SHM if os.access(SHM, os.W_OK) and room > 8 * size + 256 * MB else None
+    if not (os.access(SHM, os.W_OK) and room > 8 * size + 256 * MB):
+        return None
+    _sweep(SHM)
+    return SHM
+
+
+STALE_S = 6 * 3600  # longer than any parse may run (FILE_LIMITS.parse_seconds is one hour)
+
+
+def _sweep(folder: str) -> None:
+    """Remove spill folders a killed process left in RAM-backed storage (they would hold memory until reboot)."""
+    now = time.time()
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith("kaohe-parse-") and now - entry.stat().st_mtime > STALE_S:
+                shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def run_limited(job, args: tuple, file_name: str, limits: Limits = DEFAULT_LIMITS):

@@ -120,6 +120,28 @@ def test_a_runaway_parse_is_stopped_at_its_time_limit():
     assert parse_isolation.run_limited(abs, (-3,), "next.xlsx") == 3
 
 
+def test_parse_files_go_to_ram_only_with_room_and_stale_ones_are_swept(tmp_path, monkeypatch):
+    """The bytes and the worker's answer pass through /dev/shm only when it has room (containers often give it
+    64 MB); spill folders a killed process left there are removed, since they would hold memory until reboot."""
+    import os
+    from types import SimpleNamespace
+
+    from analytics import parse_isolation
+
+    monkeypatch.setattr(parse_isolation, "SHM", str(tmp_path))
+    stale, fresh, other = tmp_path / "kaohe-parse-old", tmp_path / "kaohe-parse-new", tmp_path / "someone-else"
+    for folder in (stale, fresh, other):
+        folder.mkdir()
+    old = time.time() - parse_isolation.STALE_S - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    assert parse_isolation._spill_parent(1 << 20) == str(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kaohe-parse-new", "someone-else"]
+    small = SimpleNamespace(f_bavail=16, f_frsize=1 << 20)  # 16 MB free
+    monkeypatch.setattr(parse_isolation.os, "statvfs", lambda _: small)
+    assert parse_isolation._spill_parent(1 << 20) is None  # the system's temporary folder instead
+
+
 def test_too_many_columns_in_a_text_file_are_refused_before_parsing():
     from analytics.errors import UserError
     from analytics.upload_guard import check_upload
