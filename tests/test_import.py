@@ -185,6 +185,22 @@ def test_every_encoding_gives_the_same_rows(tmp_db, encoding, content):
     ]
 
 
+@pytest.mark.parametrize(
+    "content",
+    [b"", "\u59d3\u540d".encode(), b"\xef\xbb\xbfabc", b"\x80", "\u4e2d".encode()[:2], b"\xed\xa0\x80",
+     b"\xc0\xaf", "\u59d3\u540d".encode("gb18030")],
+)  # fmt: skip
+def test_utf8_is_told_as_python_decodes_it(content):
+    from analytics.importer.decode import _is_utf8
+
+    try:
+        content.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    assert _is_utf8(content) is expected
+
+
 def test_tab_delimited_txt(tmp_db):
     result = import_bytes(tmp_db, csv_bytes(ROWS, sep="\t"), "平时考核.txt")
     assert result.status == "imported" and result.rows == 3
