@@ -55,6 +55,7 @@ BAD_FILES = {
     "png image": ("图.png", b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(500), "不是表格"),
     "empty file": ("空.csv", b"", "空"),
     "only whitespace": ("空白.csv", b"  \r\n\r\n ", "空"),
+    "only whitespace, past the first look": ("空白行.csv", b" \r\n" * 40000, "空"),
     "header only csv": ("只有表头.csv", "人员编号,姓名,单位,季度,等次\r\n".encode(), "只有表头"),
     "header only xlsx": ("只有表头.xlsx", _workbook([["人员编号", "姓名", "单位", "季度", "等次"]]), "只有表头"),
     "prose, not a table": ("说明.txt", "这是一份说明文字，不是表格。\n请联系组织部。\n".encode(), "找不到表头"),

@@ -52,7 +52,7 @@ def file_format(content: bytes) -> str:
 
 def read_sheets(content: bytes, file_name: str) -> tuple[list[Sheet], str | None]:
     """(sheets, text encoding or None for workbooks); UserError for empty or unreadable files."""
-    if not content.strip():
+    if not content[:65536].strip() and not content.strip():  # the first look settles it without a copy of the file
         raise UserError(f"{file_name}: 文件是空的 / the file is empty")
     kind = file_format(content)
     if kind == "text" and file_name.lower().endswith((".xlsx", ".xlsm", ".xls")):
