@@ -57,11 +57,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["import"]:  # the parse worker starts up while this process loads the importer
-        from analytics import parse_isolation
-        from analytics.upload_guard import FILE_LIMITS
-
-        parse_isolation.start_worker(FILE_LIMITS)
     parser = build_parser(argv[0] if argv else None)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
