@@ -1,7 +1,7 @@
 """Charts that compare units: the need-ordered 好 heatmap, annual 优秀 against the caps, and unit-against-unit bars.
 
 Data in, figure out (no Streamlit), in the look of analytics.charts. The viewer's own units are marked ★ and
-drawn in the accent colour; every cell and bar carries its value as people write it (32%, 85.3).
+drawn in the accent colour; bars and the heatmap's cells carry their value as people write it (32%, 85.3).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ from analytics.i18n import CODE_LABELS, pick
 MARK = "★ "
 SPAN = 0.25  # 25 points either side of the cap take the full colour: beyond that the eye needs no help
 ROW = 17  # pixels per unit row
+# A written cell is an SVG text the browser lays out and measures: the overview's 80 were a tenth of its first
+# draw. Up to this many cells every share is written; beyond, the chosen quarter's column only (hover tells the rest).
+TEXT_CELLS = 40
 # Below the cap: pale green; at it: near white; above: into red. The cap sits at the middle of the scale.
 CENTRED = [[0.0, "#a5d6a7"], [0.4, "#e8f5e9"], [0.5, "#fafafa"], [0.6, "#ffcdd2"], [1.0, "#c62828"]]
 
@@ -36,10 +39,11 @@ def need_heatmap(
     mine: frozenset[str] | set[str] = frozenset(),
     height: int | None = None,
 ) -> go.Figure:
-    """Unit x quarter share of 好, coloured by its distance from the unit's own cap, the share written in each cell.
+    """Unit x quarter share of 好, coloured by its distance from the unit's own cap, the share written in the cells.
 
     cells from analytics.unit_need.good_share_cells; `order` the units to draw, most in need first
-    (analytics.unit_need.units_by_need). Over the quota: the share with ▲. White = at the cap.
+    (analytics.unit_need.units_by_need). Over the quota: the share with ▲. White = at the cap. The share is
+    written in every cell of a small grid (TEXT_CELLS), else in the last (chosen) quarter's; hover shows each.
     """
     part = cells.filter(pl.col("unit").is_in(order))
     if part.height == 0:
@@ -48,7 +52,7 @@ def need_heatmap(
     grid = pl.DataFrame({"unit": order}).join(pl.DataFrame({"period": periods}), how="cross")
     full = grid.join(part, on=["unit", "period"], how="left").with_columns(
         gap=pl.col("share") - pl.col("cap"),
-        text=pl.when(pl.col("share").is_null())
+        share_text=pl.when(pl.col("share").is_null())
         .then(pl.lit(""))
         .otherwise(
             (pl.col("share") * 100).round(0).cast(pl.Int64).cast(pl.Utf8)
@@ -56,21 +60,23 @@ def need_heatmap(
             + pl.when(pl.col("over")).then(pl.lit("▲")).otherwise(pl.lit(""))
         ),
     )
+    written = pl.lit(grid.height <= TEXT_CELLS) | (pl.col("period") == periods[-1])
+    full = full.with_columns(text=pl.when(written).then(pl.col("share_text")).otherwise(pl.lit("")))
 
     def wide(column: str) -> list[list]:
         return [full[column].slice(i * len(periods), len(periods)).to_list() for i in range(len(order))]
 
     hover = pick(
-        ("%{y} · %{x}<br>“好” %{customdata[0]} / 评定 %{customdata[1]} 人 = %{text}<br>名额 %{customdata[2]} 人，"
+        ("%{y} · %{x}<br>“好” %{customdata[0]} / 评定 %{customdata[1]} 人 = %{customdata[5]}<br>名额 %{customdata[2]} 人，"
          "上限 %{customdata[3]:.0%}（%{customdata[4]}）", "%{y} · %{x}<br>好 %{customdata[0]} of %{customdata[1]} "
-         "graded = %{text}<br>quota %{customdata[2]}, cap %{customdata[3]:.0%} (%{customdata[4]})"),
+         "graded = %{customdata[5]}<br>quota %{customdata[2]}, cap %{customdata[3]:.0%} (%{customdata[4]})"),
         lang,
     )  # fmt: skip
     words = {code: pick(pair, lang) for code, pair in CODE_LABELS["cap_source"].items()}
     sources = [[words.get(c, "") for c in row] for row in wide("cap_source")]
     custom = [
         [list(cell) for cell in zip(*row, strict=True)]
-        for row in zip(wide("good"), wide("n"), wide("quota"), wide("cap"), sources, strict=True)
+        for row in zip(wide("good"), wide("n"), wide("quota"), wide("cap"), sources, wide("share_text"), strict=True)
     ]
     fig = go.Figure(
         go.Heatmap(

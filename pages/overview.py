@@ -8,11 +8,11 @@ link to their evidence on the Flags page.
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
-from analytics import charts, flag_review, i18n, overview, person, person_flags, rankings
+from analytics import charts, flag_review, i18n, overview, person_flags, rankings
 from pages import _ui as ui
+from pages._ui import overview_data
 from pages._ui import units as units_view
 
 tr = ui.tr
@@ -23,7 +23,7 @@ lang = ui.lang()
 year, quarter = ui.selected_period()
 period = ui.period_text(f"{year}Q{quarter}")
 
-head = ui.call(overview.headline, ui.DATA, ui.SETTINGS, year, quarter)
+head = overview_data.headline(year, quarter)
 flags = ui.flags()
 by_kind = overview.flags_by_kind(flags)
 
@@ -66,7 +66,7 @@ BOX = HEIGHT - 52  # the tab labels and the note above each chart take the rest
 left, middle, right = st.columns([0.95, 1.6, 0.85])
 with left:
     st.markdown(tr("**各季度等次结构**", "**Grade mix by quarter**"))
-    mix = ui.call(overview.grade_mix, ui.DATA, last=8)
+    mix = overview_data.grade_mix()
     ui.plot(ui.figure(charts.grade_mix_bars, mix, "", lang, height=HEIGHT, legend="top"), key="mix")
 with middle:
     units_view.need_tabs(year, quarter, flags, box=BOX)
@@ -78,7 +78,7 @@ with right:
 lanes_col, warn_col = st.columns([1.25, 1])
 with lanes_col:
     st.markdown(tr(f"**各赛道前后两名** · {period}", f"**Top and bottom of each lane** · {period}"))
-    ranked = ui.call(rankings.rank_people, ui.WHOLE, ui.SETTINGS, period=f"{year}Q{quarter}", visible=ui.VISIBLE)
+    ranked = overview_data.ranked(year, quarter)
     extremes = overview.lane_extremes(overview.restrict_frame(ranked, *ui.filter_key()), k=2, joiner=tr("、", ", "))
     ui.show_table(
         ui.with_person_links(extremes, fallback="rankings")
@@ -93,9 +93,7 @@ with lanes_col:
     )
 with warn_col:
     st.markdown(tr("**最强预警**", "**Strongest warnings**"))
-    top = overview.strongest(flags, k=6)
-    named = tuple(sorted(set(top.filter(pl.col("subject_type") == "person")["subject"].to_list())))
-    people = ui.call(person.directory, ui.FULL, among=named)  # the few people named here, not everyone
+    top, people = overview_data.strongest(flags)
     box = st.container(height=250, border=False)
     if top.height == 0:
         box.success(tr("当前筛选范围内没有预警。", "No warnings within the current filters."))

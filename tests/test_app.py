@@ -503,3 +503,39 @@ def test_a_new_server_reads_the_whole_dataset_once_while_its_first_visitor_logs_
     full = cache._dataset(cache.store_identity(), (None, False), cache._settings_identity())
     assert len(reads) == 1 and full.quarterly.height > 1000  # the first session finds it read
     cache.clear_caches()
+
+
+def test_after_the_warm_up_the_first_overview_computes_nothing(demo_db, monkeypatch):
+    """The warm-up fills the very cache entries the overview reads (pages/_ui/overview_data.py): its first run
+    on a new server reads no data, no flags and no reviews, and calls no analytics."""
+    import sys
+
+    from analytics import dataset_cache, flag_review, flag_store
+    from pages._ui import cache, warm
+
+    flag_view = sys.modules["pages._ui.flags"]  # the package's `flags` is the function of that name
+
+    monkeypatch.setenv("KAOHE_DB", str(demo_db))
+    open_app(demo_db, monkeypatch, "pages/overview.py")  # the demo city's flags are computed and stored on the spot
+    cache.clear_caches()
+    for cached in (flag_view._stored, flag_view._scoped, flag_view._reviews):
+        cached.clear()
+    thread = warm.start(force=True)
+    thread.join(120)
+    assert not thread.is_alive()
+    misses = []
+    real_resolve = cache._resolve
+    monkeypatch.setattr(cache, "_resolve", lambda target: misses.append(target) or real_resolve(target))
+    for module, name in ((dataset_cache, "load"), (flag_store, "read"), (flag_store, "for_scope"),
+                         (flag_review, "read_reviews")):  # fmt: skip
+        real = getattr(module, name)
+        monkeypatch.setattr(
+            module, name, lambda *a, _real=real, _name=name, **k: misses.append(_name) or _real(*a, **k)
+        )
+    at = open_app(demo_db, monkeypatch, "pages/overview.py")
+    no_exception(at)
+    assert len(at.metric) == 5 and len(at.get("plotly_chart")) == 3
+    assert misses == []
+    open_tab(at, "年度“优秀”")  # a tab the warm-up leaves alone does compute: the count sees real misses
+    assert misses == ["analytics.unit_need:excellent_against_cap"]
+    cache.clear_caches()

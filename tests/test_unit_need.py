@@ -62,6 +62,17 @@ def test_the_heatmap_centres_each_unit_on_its_own_cap():
     assert [round(row[0], 2) for row in heat.z] == [0.2, 0.0]  # coloured by the distance from the unit's cap
 
 
+def test_a_large_heatmap_writes_the_chosen_quarter_and_hovers_the_rest():
+    units = [f"单位{i:02d}" for i in range(12)]
+    rows = [r for q in (1, 2, 3, 4) for u in units for r in people(u, GOOD5 if u == "单位00" else ONE5, quarter=q)]
+    cells = unit_need.good_share_cells(data(rows), Settings(), 2025, 4, last=8)
+    heat = unit_charts.need_heatmap(cells, units, "", "zh").data[0]
+    assert len(units) * 4 > unit_charts.TEXT_CELLS
+    assert [row[-1] for row in heat.text][:1] == ["60%▲"] and all(row[-1] for row in heat.text)
+    assert all(t == "" for row in heat.text for t in row[:-1])  # earlier quarters: on hover only
+    assert [cell[5] for cell in heat.customdata[0]] == ["60%▲"] * 4 and "customdata[5]" in heat.hovertemplate
+
+
 def test_cells_end_at_the_chosen_quarter():
     rows = people("甲", GOOD5, quarter=1) + people("甲", ONE5, quarter=2) + people("甲", TWO5, quarter=3)
     cells = unit_need.good_share_cells(data(rows), Settings(), 2025, 2, last=8)

@@ -10,6 +10,7 @@
 - frame:    the page frame (title, CSS) and the start screen of an empty store
 - tables:   translated tables, formula-safe downloads, Plotly figures
 - figures:  Plotly figures built once per content, shared by the sessions (`ui.figure`)
+- overview_data: the overview's cached analytics, also filled ahead by the warm-up (warm.py)
 - flags:    the detectors' findings on the user's data
 - links:    names that open the person profile
 """

@@ -120,11 +120,15 @@ def _filtered(identity: tuple, scope_key: tuple, settings_identity: tuple, filte
     return overview.restrict(_dataset(identity, scope_key, settings_identity), units=units, lanes=lanes)
 
 
-def warm() -> None:
+WHOLE_STORE = (None, False)  # the scope key of a session that sees every unit, not pseudonymised
+
+
+def warm() -> AssessmentData | None:
     """Read the whole store's dataset into the cache now (pages/_ui/warm.py): the first session that sees
-    every unit then finds it there."""
-    if snapshot() is not None:
-        _dataset(store_identity(), (None, False), _settings_identity())
+    every unit then finds it there. None when there is no store yet."""
+    if snapshot() is None:
+        return None
+    return _dataset(store_identity(), WHOLE_STORE, _settings_identity())
 
 
 def full_data() -> AssessmentData:
@@ -176,14 +180,18 @@ def call(func: Callable, *args: Any, **kwargs: Any) -> Any:
 
     Results are shared between reruns: treat them as read-only (Polars frames are).
     """
+    return call_in(_scope_key(current_scope()), filter_key(), func, *args, **kwargs)
+
+
+def call_in(scope_key: tuple, filters: tuple, func: Callable, *args: Any, **kwargs: Any) -> Any:
+    """`call` for a given scope key and sidebar filters instead of the session's (the warm-up has no session)."""
     uses_filters = DATA in args or DATA in kwargs.values()
-    fkey = filter_key() if uses_filters else ((), ())
     target = f"{func.__module__}:{func.__qualname__}"
     return _cached_call(
         store_identity(),
-        _scope_key(current_scope()),
+        scope_key,
         _settings_identity(),
-        fkey,
+        filters if uses_filters else ((), ()),
         target,
         args,
         tuple(sorted(kwargs.items())),

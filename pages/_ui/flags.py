@@ -69,6 +69,16 @@ def stored() -> tuple[flag_store.Stored, pl.DataFrame]:
     return result, _scoped(snap.version, snap.data_version, _settings_identity(), _scope_key(current_scope()))
 
 
+def warm(scope_key: tuple) -> pl.DataFrame | None:
+    """The stored flags within a scope, with their review status, read into the caches `flags()` reads
+    (the warm-up, which has no session); None when there is no store. Never starts a detector run."""
+    snap = snapshot()
+    if snap is None:
+        return None
+    _stored(snap.version, snap.data_version, _settings_identity())
+    return reviewed(_scoped(snap.version, snap.data_version, _settings_identity(), scope_key))
+
+
 def _error_text(error: str) -> str:
     kind, _, name = error.partition(": ")
     return f"{i18n.kind_label(kind, lang())}: {name}"

@@ -11,6 +11,7 @@ import streamlit as st
 from analytics import rankings, unit_charts, unit_compare, unit_need
 from analytics.i18n import pick
 from analytics.vocab import period_label
+from pages._ui import overview_data
 from pages._ui.cache import DATA, SETTINGS, VISIBLE, WHOLE, call, current_scope
 from pages._ui.figures import figure
 from pages._ui.flags import all_flags, reviewed
@@ -92,7 +93,7 @@ def _hidden_text(note: dict, shown: int) -> str:
 def _need(year: int, quarter: int, flags: pl.DataFrame, box: int) -> None:
     lang_ = lang()
     period = period_label(year, quarter)
-    cells = call(unit_need.good_share_cells, DATA, SETTINGS, year, quarter, last=8)
+    cells = overview_data.need_cells(year, quarter)
     need = unit_need.units_by_need(cells, unit_need.open_flags_by_unit(flags), period)
     fits = _fits(box, 40)
     show_all = st.session_state.get(ALL_NEED, False)

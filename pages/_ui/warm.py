@@ -1,9 +1,10 @@
 """A new server process readies the first page while its first visitor is still on the login page.
 
-Two costs fall on the first login otherwise: pandas (about half a second to import; DuckDB imports it at the
-first bound parameter, the login's own query) and reading the whole store's dataset with its overview
-summary (what every session that sees all units reads first). A background thread pays both once per
-process; Parquet reading and Polars release the interpreter, so the login page is drawn meanwhile.
+Three costs fall on the first login otherwise: pandas (about half a second to import; DuckDB imports it at the
+first bound parameter, the login's own query), reading the whole store's dataset with its overview summary
+(what every session that sees all units reads first), and the overview's analytics and stored flags for that
+whole store (pages/_ui/overview_data.py). A background thread pays them once per process; Parquet reading
+and Polars release the interpreter, so the login page is drawn meanwhile.
 KAOHE_WARM=0 turns it off (the AppTest suite, which runs many stores in one process).
 """
 
@@ -16,7 +17,7 @@ import threading
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from analytics import store
-from pages._ui import cache
+from pages._ui import cache, overview_data
 
 _lock = threading.Lock()
 _started = False
@@ -43,6 +44,8 @@ def _warm() -> None:
     import plotly.graph_objects  # noqa: F401
 
     try:
-        cache.warm()
+        full = cache.warm()
+        if full is not None:
+            overview_data.warm(full)
     except Exception:  # noqa: BLE001  a warm-up never fails a page: the first view reads the data itself
         _log.debug("warm-up skipped", exc_info=True)
