@@ -138,8 +138,12 @@ def run() -> None:
     if access.unprotected:
         ui.unprotected_banner()
     ui.account_box(access)  # who is logged in and the logout button, under the navigation
-    ui.sidebar()  # logged out, the scope is empty: only the language switch
-    page.run()
+    filters = st.sidebar.container()  # the filters' place, filled after the page: its content is sent first
+    ui.forget_stale_choices()
+    try:
+        page.run()
+    finally:
+        ui.sidebar(filters)  # logged out, the scope is empty: only the language switch
 
 
 @st.fragment(run_every=2)

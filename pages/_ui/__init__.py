@@ -35,7 +35,7 @@ from pages._ui.cache import (
     updating,
 )
 from pages._ui.figures import figure
-from pages._ui.filters import filters_caption, selected_period, sidebar
+from pages._ui.filters import filters_caption, forget_stale_choices, selected_period, sidebar
 from pages._ui.flags import all_flags, detector_kinds, flags
 from pages._ui.frame import is_empty, page_setup, require_data, start_screen
 from pages._ui.lang import default_lang, label, lang, percent, period_text, safe, tr

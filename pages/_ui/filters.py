@@ -30,9 +30,21 @@ def _keep_valid(key: str, options: list, multi: bool = False) -> None:
         del st.session_state[key]
 
 
-def sidebar() -> None:
-    """Language switch and the filters every page shares (kept in session state across pages)."""
-    with st.sidebar:
+def forget_stale_choices() -> None:
+    """Before the page reads the filters: drop remembered choices the store no longer has."""
+    full = full_data()
+    if full.quarterly.height:
+        _keep_valid(PERIOD_KEY, overview.periods(full))
+        _keep_valid(LANE_KEY, [ALL, *overview.lanes(full)])
+        _keep_valid(UNITS_KEY, overview.units(full), multi=True)
+
+
+def sidebar(slot=None) -> None:
+    """Language switch and the filters every page shares (kept in session state across pages).
+
+    `slot`: a sidebar container reserved earlier. app.py draws the filters there after the page, so the
+    page's numbers and charts reach the browser first (the filters' widgets are a large part of its work)."""
+    with slot if slot is not None else st.sidebar:
         st.segmented_control(
             tr("语言", "Language"),
             options=["zh", "en"],
@@ -48,9 +60,6 @@ def sidebar() -> None:
         periods = list(reversed(overview.periods(full)))
         lanes = overview.lanes(full)
         units = overview.units(full)
-        _keep_valid(PERIOD_KEY, periods)
-        _keep_valid(LANE_KEY, [ALL, *lanes])
-        _keep_valid(UNITS_KEY, units, multi=True)
         words = lang()  # captured now: the labels must not change language after this run
         st.selectbox(tr("期次", "Period"), periods, key=PERIOD_KEY, format_func=lambda v: period_text(v, words))
         all_lanes = tr("全部赛道", "All lanes")
