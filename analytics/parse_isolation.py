@@ -161,10 +161,12 @@ def _discard(limits: Limits, pool: futures.ProcessPoolExecutor) -> None:
     with _lock:
         if _pools.get(limits.parse_memory_bytes) is pool:
             del _pools[limits.parse_memory_bytes]
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
         if process.is_alive():
             process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # Waited for: with its workers dead the pool's manager thread ends at once, and one still ending at
+    # interpreter exit races concurrent.futures' own exit hook ("Bad file descriptor" printed by a CLI).
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def prepare(content: bytes, file_name: str, kind: str | None = None, limits: Limits = DEFAULT_LIMITS, options=None):
