@@ -26,7 +26,6 @@ store.share_connections()
 st.set_page_config(
     page_title="考核分析 · kaohe", page_icon=":material/fact_check:", layout="wide", initial_sidebar_state="expanded"
 )
-warm.start()  # once per process: the first page's libraries and data, while the first visitor logs in
 tr = ui.tr
 ui.lang()  # settle the language (from the browser's locale) before any label is drawn
 
@@ -144,6 +143,9 @@ def run() -> None:
         page.run()
     finally:
         ui.sidebar(filters)  # logged out, the scope is empty: only the language switch
+        # Once per process, after the first page is sent (its imports would hold the interpreter from it): the
+        # overview's libraries and data, while the first visitor logs in.
+        warm.start()
 
 
 @st.fragment(run_every=2)
